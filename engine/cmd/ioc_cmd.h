@@ -1,0 +1,114 @@
+/*
+ * ioc_cmd.h — what the files of the `ioc` program share, and nothing else.
+ *
+ * ioc.c dispatches argv[1] to one cli_cmd_* function per subcommand; each
+ * subcommand lives in its own file (ioc_send.c, ioc_replay.c, ...) and parses
+ * its own options with getopt_long. Every subcommand keeps one contract that
+ * scripts rely on, and the helpers below keep it in one place:
+ *
+ *   exit 0    success, and --help (usage, options, an example on stdout)
+ *   exit 1    runtime failure: one message on stderr naming what failed
+ *   exit 2    misuse: one line naming the problem, then "see 'ioc CMD --help'"
+ *   exit 130  interrupted by SIGINT/SIGTERM where stopping early is a loss
+ *             (send, replay); the console stops with 0, that is its normal end
+ *
+ * The engine is a library: these files only parse arguments, call it and
+ * print. Nothing here evaluates events or rules a second way.
+ */
+#ifndef IOC_CMD_H
+#define IOC_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef IOC_VERSION
+#define IOC_VERSION "0.1.0"
+#endif
+
+struct cJSON;
+
+enum {
+    CLI_OK = 0,
+    CLI_FAIL = 1,
+    CLI_USAGE = 2,
+    CLI_INTERRUPTED = 130,
+};
+
+/* ---- Subcommands: argv[0] is the subcommand's name ---------------------- */
+
+int cli_cmd_check(int argc, char **argv);
+int cli_cmd_replay(int argc, char **argv);
+int cli_cmd_send(int argc, char **argv);
+int cli_cmd_console(int argc, char **argv);
+int cli_cmd_incidents(int argc, char **argv);
+
+/* ---- Options and messages (ioc_common.c) -------------------------------- */
+
+/* Resets getopt_long for a fresh parse and silences its own messages, so that
+ * every error is reported once, in our format. Option strings must start with
+ * ':' so that a missing argument is told apart from an unknown option. */
+void cli_opt_begin(void);
+/* Reports the '?' or ':' that getopt_long returned; returns CLI_USAGE. */
+int cli_opt_error(const char *cmd, int c, char **argv);
+/* "ioc CMD: <message>" and "see 'ioc CMD --help'" on stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "ioc CMD: <message>" on stderr; returns CLI_FAIL. */
+int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Whole-string numbers within [min, max]; 0, or -1 when s is not one. */
+int cli_parse_double(const char *s, double min, double max, double *out);
+int cli_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* ---- Signals and clocks (ioc_common.c) ---------------------------------- */
+
+/* Installs SIGINT/SIGTERM handlers that only set a flag, without SA_RESTART,
+ * so blocking reads and zmq_poll return EINTR and loops can look at the flag. */
+void cli_catch_stop_signals(void);
+bool cli_stop_requested(void);
+/* Monotonic clock in milliseconds, for pacing and rates. */
+double cli_mono_ms(void);
+/* Sleeps up to ms; returns early when a signal arrives. */
+void cli_sleep_ms(double ms);
+
+/* ---- Text for terminals (ioc_common.c) ---------------------------------- */
+
+/* Display columns of UTF-8 text as cli_put_cell prints it: Thai vowel and
+ * tone marks take none, CJK takes two, control characters print as a space
+ * and invalid bytes as '?'. */
+int cli_text_width(const char *s);
+/* Prints s in at most max columns (max <= 0: no limit), never cutting inside
+ * a character and ending a shortened text with an ellipsis, then pads with
+ * spaces up to pad columns. Control characters never reach the terminal, so
+ * an event's text cannot drive it. Returns the columns written. */
+int cli_put_cell(FILE *f, const char *s, int max, int pad);
+/* Event time (ms) as "YYYY-MM-DD HH:MM:SS" in the process's time zone. */
+char *cli_local_time(int64_t ms, char *buf, size_t n);
+/* An incident key {"device":"F1","zone":"Z3"} as "device=F1 zone=Z3" into
+ * buf; a key that is not an object prints as its JSON. Returns buf. */
+char *cli_key_text(const struct cJSON *key, char *buf, size_t n);
+
+/* ---- ZeroMQ PUSH sender, shared by send and replay (ioc_send.c) --------- */
+
+struct cli_push {
+    const char *cmd;      /* for messages */
+    const char *endpoint; /* borrowed */
+    void *ctx;
+    void *sock;
+    bool waiting_told; /* "waiting for an engine" was printed once */
+};
+
+/* Connects a PUSH socket. Returns CLI_OK, CLI_USAGE (endpoint not usable,
+ * message printed) or CLI_FAIL. */
+int cli_push_open(struct cli_push *p, const char *cmd, const char *endpoint);
+/* Sends one frame, waiting while no engine takes it. 0, or -1 when a stop
+ * signal arrived (nothing printed) or a send failed (message printed, errno
+ * kept). */
+int cli_push_send(struct cli_push *p, const void *buf, size_t len);
+/* Waits for what is queued to reach the engine (up to the linger time), then
+ * closes. Returns CLI_OK, or CLI_FAIL with a message when the wait ran out
+ * and events may have been lost. Accepts a half-opened sender. */
+int cli_push_close(struct cli_push *p);
+
+#endif

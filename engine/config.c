@@ -1,0 +1,464 @@
+/*
+ * config.c — loads iocd.yaml over the embedded default.
+ *
+ * Both documents are parsed into position-keeping trees. For each top-level
+ * section the file's node wins when present, else the default's; every
+ * section then goes through its option table, so a key is declared once and
+ * an unknown one is reported with its position and the allowed keys. Plugin
+ * instances are checked here against their plugin's table too, so
+ * `ioc check iocd.yaml` finds a typo in an input before iocd starts.
+ *
+ * Paths: relative paths in a file resolve against the file's directory. In
+ * the embedded default, rule paths resolve against the data directory and
+ * the database path against the working directory (where `make demo` runs).
+ */
+#include <libgen.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ioc/config.h"
+#include "ioc/error.h"
+#include "ioc/plugin.h"
+#include "ioc/yaml.h"
+
+extern const char ioc_embedded_default_config[];
+extern const size_t ioc_embedded_default_config_len;
+
+#define DEFAULT_NAME "<embedded default config>"
+
+static const struct ioc_option engine_options[] = {
+    {"lateness", IOC_OPT_DURATION, "5s", 0, 86400000.0, offsetof(struct ioc_engine_conf, lateness_ms),
+     "allowed lateness: events older than the newest event time minus this are rejected as late"},
+    {"timezone", IOC_OPT_STR, "Asia/Bangkok", 1, 0, offsetof(struct ioc_engine_conf, timezone),
+     "time zone for printed times and shift boundaries (IANA name)"},
+    {"max_event_bytes", IOC_OPT_SIZE, "64KiB", 64, 64.0 * 1024 * 1024,
+     offsetof(struct ioc_engine_conf, max_event_bytes), "size limit of one event"},
+    {"batch_max", IOC_OPT_INT, "8192", 1, 1e7, offsetof(struct ioc_engine_conf, batch_max),
+     "records per store transaction before it is handed to the writer"},
+    IOC_OPTION_END,
+};
+
+static const struct ioc_option store_options[] = {
+    {"path", IOC_OPT_STR, "var/ioc.db", 1, 0, offsetof(struct ioc_store_conf, path),
+     "SQLite database file"},
+    {"archive_events", IOC_OPT_BOOL, "true", 1, 0, offsetof(struct ioc_store_conf, archive_events),
+     "keep every accepted event in the events table"},
+    {"synchronous", IOC_OPT_STR, "NORMAL", 1, 0, offsetof(struct ioc_store_conf, synchronous),
+     "PRAGMA synchronous: NORMAL (may lose the last commits on power loss) or FULL"},
+    {"queue_max", IOC_OPT_INT, "64", 1, 1e6, offsetof(struct ioc_store_conf, queue_max),
+     "store batches in flight before ingest waits"},
+    IOC_OPTION_END,
+};
+
+static const struct ioc_option control_options[] = {
+    {"bind", IOC_OPT_STR, "tcp://127.0.0.1:5558", 1, 0, offsetof(struct ioc_control_conf, bind),
+     "control socket (ROUTER) address"},
+    IOC_OPTION_END,
+};
+
+static const struct ioc_option grade_options[] = {
+    {"grade", IOC_OPT_INT, NULL, 1, 4, offsetof(struct ioc_grade_conf, grade),
+     "the grade: 1 is the most severe"},
+    {"name", IOC_OPT_STR, NULL, 1, 0, offsetof(struct ioc_grade_conf, name), "display name"},
+    {"ack_within", IOC_OPT_DURATION, NULL, 0, 365.0 * 86400000, offsetof(struct ioc_grade_conf, ack_within_ms),
+     "SLA: an incident of this grade must be acknowledged within this time"},
+    {"cap_severity", IOC_OPT_STR, NULL, 1, 0, offsetof(struct ioc_grade_conf, cap_severity),
+     "CAP 1.2 severity: Extreme, Severe, Moderate, Minor, Unknown"},
+    IOC_OPTION_END,
+};
+
+static const char *const sections[] = {"engine", "inputs", "outputs", "control", "store", "rules",
+                                       "grades", "escalation_policies", "operators", "shifts",
+                                       NULL};
+
+const char *ioc_datadir(void)
+{
+    const char *d = getenv("IOC_DATADIR");
+    return d && *d ? d : IOC_DATADIR;
+}
+
+int ioc_config_set_str(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy) {
+        return IOC_ENOMEM;
+    }
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* base + "/" + rel unless rel is absolute or base is NULL. */
+static char *resolve(const char *base, const char *rel)
+{
+    if (rel[0] == '/' || !base) {
+        return strdup(rel);
+    }
+    size_t n = strlen(base) + strlen(rel) + 2;
+    char *p = malloc(n);
+    if (p) {
+        snprintf(p, n, "%s/%s", base, rel);
+    }
+    return p;
+}
+
+static int keep_tree(struct ioc_config *c, struct ioc_ynode *t)
+{
+    struct ioc_ynode **nt = realloc(c->trees, (c->n_trees + 1) * sizeof *nt);
+    if (!nt) {
+        ioc_yaml_free(t);
+        return IOC_ENOMEM;
+    }
+    c->trees = nt;
+    c->trees[c->n_trees++] = t;
+    return 0;
+}
+
+static int load_plugins(const struct ioc_ynode *seq, enum ioc_plugin_kind kind,
+                        struct ioc_plugin_conf **out, size_t *n, struct ioc_diag *d)
+{
+    const char *what = kind == IOC_PLUGIN_INPUT ? "inputs" : "outputs";
+    int rc = 0;
+    if (seq->kind != IOC_Y_SEQ) {
+        ioc_diag_at(d, seq, "%s: expected a list of plugin instances", what);
+        return IOC_ECONFIG;
+    }
+    *out = calloc(seq->n ? seq->n : 1, sizeof **out);
+    if (!*out) {
+        return IOC_ENOMEM;
+    }
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct ioc_ynode *m = seq->items[i];
+        const struct ioc_ynode *pn = ioc_ymap_get(m, "plugin");
+        if (m->kind != IOC_Y_MAP || !pn || pn->kind != IOC_Y_SCALAR) {
+            ioc_diag_at(d, m, "%s: each entry needs 'plugin: NAME'", what);
+            rc = IOC_ECONFIG;
+            continue;
+        }
+        const struct ioc_plugin *p = ioc_plugin_find(kind, pn->str);
+        if (!p) {
+            char names[256] = "";
+            size_t used = 0;
+            for (const struct ioc_plugin *const *r = ioc_plugin_registry; *r; r++) {
+                if ((*r)->kind == kind && used < sizeof names) {
+                    used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                             used ? ", " : "", (*r)->name);
+                }
+            }
+            ioc_diag_at(d, pn, "%s: unknown plugin '%s' (available: %s)", what, pn->str, names);
+            rc = IOC_ECONFIG;
+            continue;
+        }
+        /* Check the instance's keys now; the engine applies them again when it
+         * creates the instance. */
+        void *conf = calloc(1, p->conf_size ? p->conf_size : 1);
+        if (!conf) {
+            return IOC_ENOMEM;
+        }
+        char tag[80];
+        snprintf(tag, sizeof tag, "%s %s", kind == IOC_PLUGIN_INPUT ? "input" : "output", p->name);
+        static const char *const skip[] = {"plugin", NULL};
+        ioc_options_defaults(p->options, conf);
+        if (ioc_options_apply(p->options, conf, m, skip, tag, d) != 0) {
+            rc = IOC_ECONFIG;
+        }
+        ioc_options_free(p->options, conf);
+        free(conf);
+        (*out)[*n].plugin = strdup(p->name);
+        (*out)[*n].node = m;
+        if (!(*out)[*n].plugin) {
+            return IOC_ENOMEM;
+        }
+        (*n)++;
+    }
+    return rc;
+}
+
+static int load_rules(struct ioc_config *c, const struct ioc_ynode *seq, const char *base,
+                      struct ioc_diag *d)
+{
+    if (seq->kind != IOC_Y_SEQ) {
+        ioc_diag_at(d, seq, "rules: expected a list of rule files or directories");
+        return IOC_ECONFIG;
+    }
+    c->rules = calloc(seq->n ? seq->n : 1, sizeof *c->rules);
+    if (!c->rules) {
+        return IOC_ENOMEM;
+    }
+    for (size_t i = 0; i < seq->n; i++) {
+        const char *s = ioc_ynode_str(seq->items[i], d);
+        if (!s) {
+            return IOC_ECONFIG;
+        }
+        if (!(c->rules[c->n_rules++] = resolve(base, s))) {
+            return IOC_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int load_grades(struct ioc_config *c, const struct ioc_ynode *seq, struct ioc_diag *d)
+{
+    int rc = 0;
+    if (seq->kind != IOC_Y_SEQ) {
+        ioc_diag_at(d, seq, "grades: expected a list like {grade: 1, name: critical, ...}");
+        return IOC_ECONFIG;
+    }
+    for (size_t i = 0; i < seq->n; i++) {
+        struct ioc_grade_conf g = {0};
+        if (ioc_options_apply(grade_options, &g, seq->items[i], NULL, "grades", d) != 0) {
+            rc = IOC_ECONFIG;
+        } else if (g.grade < 1 || g.grade > 4) {
+            ioc_diag_at(d, seq->items[i], "grades: each entry needs 'grade: 1..4'");
+            rc = IOC_ECONFIG;
+        } else {
+            ioc_options_free(grade_options, &c->grades[g.grade]);
+            c->grades[g.grade] = g;
+            continue;
+        }
+        ioc_options_free(grade_options, &g);
+    }
+    return rc;
+}
+
+/* The base directory relative paths of a tree resolve against. */
+static char *base_dir(const char *file)
+{
+    char *copy = strdup(file);
+    if (!copy) {
+        return NULL;
+    }
+    char *dir = strdup(dirname(copy));
+    free(copy);
+    return dir;
+}
+
+int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *diag)
+{
+    int rc;
+    char *file_base = NULL;
+    struct ioc_ynode *def = NULL, *user = NULL;
+    struct ioc_config *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c) {
+        return IOC_ENOMEM;
+    }
+    rc = ioc_yaml_parse(DEFAULT_NAME, ioc_embedded_default_config,
+                        ioc_embedded_default_config_len, &def, diag);
+    if (rc != 0 || (rc = keep_tree(c, def)) != 0) {
+        goto fail;
+    }
+    if (path) {
+        if ((rc = ioc_yaml_load(path, &user, diag)) != 0) {
+            goto fail;
+        }
+        if ((rc = keep_tree(c, user)) != 0) {
+            goto fail;
+        }
+        if (!(c->file = strdup(path)) || !(file_base = base_dir(path))) {
+            rc = IOC_ENOMEM;
+            goto fail;
+        }
+        if (user->kind != IOC_Y_MAP) {
+            ioc_diag_at(diag, user, "a config file is a mapping of sections (engine, inputs, ...)");
+            rc = IOC_ECONFIG;
+            goto fail;
+        }
+    }
+    int bad = 0;
+    if (user) {
+        for (size_t i = 0; i < user->n; i++) {
+            const char *k = user->keys[i]->str;
+            size_t j = 0;
+            while (sections[j] && strcmp(sections[j], k) != 0) {
+                j++;
+            }
+            if (!sections[j]) {
+                ioc_diag_at(diag, user->keys[i],
+                            "unknown section '%s' (allowed: engine, inputs, outputs, control, "
+                            "store, rules, grades, escalation_policies, operators, shifts)",
+                            k);
+                bad = 1;
+            }
+        }
+    }
+    ioc_options_defaults(engine_options, &c->engine);
+    ioc_options_defaults(store_options, &c->store);
+    ioc_options_defaults(control_options, &c->control);
+
+    /* A section from the file replaces the default's whole. */
+#define SECTION(name) (user && ioc_ymap_get(user, name) ? ioc_ymap_get(user, name) : ioc_ymap_get(def, name))
+#define FROM_USER(name) (user && ioc_ymap_get(user, name))
+    if (ioc_options_apply(engine_options, &c->engine, SECTION("engine"), NULL, "engine", diag)) {
+        bad = 1;
+    }
+    if (ioc_options_apply(store_options, &c->store, SECTION("store"), NULL, "store", diag)) {
+        bad = 1;
+    }
+    if (ioc_options_apply(control_options, &c->control, SECTION("control"), NULL, "control",
+                          diag)) {
+        bad = 1;
+    }
+    if (strcmp(c->store.synchronous, "NORMAL") != 0 && strcmp(c->store.synchronous, "FULL") != 0) {
+        ioc_diag_at(diag, SECTION("store"), "store: synchronous must be NORMAL or FULL");
+        bad = 1;
+    }
+    if (FROM_USER("store") && c->store.path[0] != '/') {
+        char *p = resolve(file_base, c->store.path);
+        if (!p) {
+            rc = IOC_ENOMEM;
+            goto fail;
+        }
+        free(c->store.path);
+        c->store.path = p;
+    }
+    const struct ioc_ynode *n;
+    if ((n = SECTION("inputs")) &&
+        (rc = load_plugins(n, IOC_PLUGIN_INPUT, &c->inputs, &c->n_inputs, diag)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
+        bad = 1;
+    }
+    if ((n = SECTION("outputs")) &&
+        (rc = load_plugins(n, IOC_PLUGIN_OUTPUT, &c->outputs, &c->n_outputs, diag)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
+        bad = 1;
+    }
+    if ((n = SECTION("rules"))) {
+        rc = load_rules(c, n, FROM_USER("rules") ? file_base : ioc_datadir(), diag);
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
+        bad |= rc != 0;
+    }
+    if ((n = SECTION("grades")) && load_grades(c, n, diag) != 0) {
+        bad = 1;
+    }
+#undef SECTION
+#undef FROM_USER
+    free(file_base);
+    if (bad) {
+        ioc_config_free(c);
+        return IOC_ECONFIG;
+    }
+    *out = c;
+    return 0;
+fail:
+    free(file_base);
+    ioc_config_free(c);
+    return rc ? rc : IOC_ECONFIG;
+}
+
+void ioc_config_free(struct ioc_config *c)
+{
+    if (!c) {
+        return;
+    }
+    ioc_options_free(engine_options, &c->engine);
+    ioc_options_free(store_options, &c->store);
+    ioc_options_free(control_options, &c->control);
+    for (size_t i = 0; i < c->n_inputs; i++) {
+        free(c->inputs[i].plugin);
+    }
+    free(c->inputs);
+    for (size_t i = 0; i < c->n_outputs; i++) {
+        free(c->outputs[i].plugin);
+    }
+    free(c->outputs);
+    for (size_t i = 0; i < c->n_rules; i++) {
+        free(c->rules[i]);
+    }
+    free(c->rules);
+    for (int g = 0; g < 5; g++) {
+        ioc_options_free(grade_options, &c->grades[g]);
+    }
+    for (size_t i = 0; i < c->n_trees; i++) {
+        ioc_yaml_free(c->trees[i]);
+    }
+    free(c->trees);
+    free(c->file);
+    free(c);
+}
+
+int ioc_config_set_rules(struct ioc_config *c, const char *const *paths, size_t n)
+{
+    char **r = calloc(n ? n : 1, sizeof *r);
+    if (!r) {
+        return IOC_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(r[i] = strdup(paths[i]))) {
+            for (size_t j = 0; j < i; j++) {
+                free(r[j]);
+            }
+            free(r);
+            return IOC_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < c->n_rules; i++) {
+        free(c->rules[i]);
+    }
+    free(c->rules);
+    c->rules = r;
+    c->n_rules = n;
+    return 0;
+}
+
+int ioc_config_set_input(struct ioc_config *c, const char *plugin, const char *key,
+                         const char *value)
+{
+    /* Build the instance as YAML text so it gets the same nodes, positions
+     * and option checks as one written in a file. */
+    size_t cap = strlen(plugin) + strlen(key) + 2 * strlen(value) + 64;
+    char *text = malloc(cap);
+    if (!text) {
+        return IOC_ENOMEM;
+    }
+    size_t len = (size_t)snprintf(text, cap, "plugin: %s\n%s: \"", plugin, key);
+    for (const char *s = value; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            text[len++] = '\\';
+        }
+        text[len++] = *s;
+    }
+    len += (size_t)snprintf(text + len, cap - len, "\"\n");
+    struct ioc_diag d;
+    ioc_diag_init(&d);
+    struct ioc_ynode *t = NULL;
+    int rc = ioc_yaml_parse("<command line>", text, len, &t, &d);
+    free(text);
+    ioc_diag_close(&d);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = keep_tree(c, t)) != 0) {
+        return rc;
+    }
+    struct ioc_plugin_conf *in = calloc(1, sizeof *in);
+    if (!in || !(in->plugin = strdup(plugin))) {
+        free(in);
+        return IOC_ENOMEM;
+    }
+    in->node = t;
+    for (size_t i = 0; i < c->n_inputs; i++) {
+        free(c->inputs[i].plugin);
+    }
+    free(c->inputs);
+    c->inputs = in;
+    c->n_inputs = 1;
+    return 0;
+}
+
+void ioc_config_clear_outputs(struct ioc_config *c)
+{
+    for (size_t i = 0; i < c->n_outputs; i++) {
+        free(c->outputs[i].plugin);
+    }
+    free(c->outputs);
+    c->outputs = NULL;
+    c->n_outputs = 0;
+}

@@ -1,0 +1,940 @@
+/*
+ * engine.c — the pipeline: decode, time, deduplicate, match, record, publish.
+ *
+ * Everything here runs on the loop thread. An input hands raw bytes to
+ * ioc_engine_submit(); the event is decoded and validated against the event
+ * schema, checked against the watermark and the duplicate filter, matched
+ * against the candidate rules of its (source, type), and every incident
+ * change it causes is rendered once into the message outputs will publish.
+ *
+ * Persist, then publish: all rows of a loop turn (archived events, rejects,
+ * incident rows, evidence, log rows) and the rendered messages go into one
+ * store batch. The batch is handed to the writer thread when it is full or
+ * when the loop is about to sleep (uv_prepare); outputs see the messages only
+ * in the batch's done callback, after the transaction committed.
+ *
+ * Time: the engine's clock is event time. The watermark is the newest event
+ * time seen minus the allowed lateness; an older event is late and rejected.
+ * The duplicate filter only needs to remember (source, id) pairs at or above
+ * the watermark, since anything older is rejected as late anyway, so its size
+ * is bounded by the lateness window.
+ *
+ * Incidents: identity is rule id + key values. An open incident is updated
+ * by later matches (count, last seen, evidence); its grade may rise and never
+ * falls. Open incidents are restored from the database at start, so a
+ * restarted engine goes on updating them instead of opening doubles.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "ioc/engine.h"
+#include "ioc/error.h"
+#include "ioc/event.h"
+#include "ioc/log.h"
+#include "ioc/map.h"
+#include "ioc/plugin.h"
+#include "ioc/store.h"
+#include "rule_int.h"
+
+#define TAG "engine"
+#define KEY_SEP '\x1f'
+
+extern const char ioc_embedded_event_schema[];
+extern const size_t ioc_embedded_event_schema_len;
+
+struct incident {
+    int64_t id;
+    const struct ioc_rule *rule; /* NULL when its rule is no longer loaded */
+    char *rule_id;
+    char *key_json;
+    char *zone;
+    char *title;
+    char *fields_json; /* the event that opened it */
+    const char *state;
+    int grade;
+    int64_t opened, updated, count;
+};
+
+/* One remembered (source, id) for the duplicate filter, in arrival order. */
+struct seen {
+    char *key;
+    size_t len;
+    int64_t ts;
+};
+
+struct ioc_engine {
+    uv_loop_t *loop;
+    const struct ioc_config *cfg;
+    struct ioc_decoder *dec;
+    struct ioc_ruleset *rules;
+    struct ioc_store *store;
+    struct ioc_instance *inputs, *outputs;
+    size_t n_inputs, n_outputs;
+    struct ioc_batch *batch;
+    uv_prepare_t flush;
+    int flush_open;
+
+    struct ioc_map incidents; /* rule id + key -> struct incident */
+    int64_t next_id;
+    uint64_t seq;
+
+    int64_t newest_ts;
+    int have_ts;
+    struct ioc_map seen; /* source + id -> struct seen (in the ring) */
+    struct seen *ring;
+    size_t ring_cap, ring_head, ring_n;
+
+    int64_t wall_offset; /* epoch ms minus uv_now() */
+    struct ioc_engine_stats stats;
+    int started, stopping;
+
+    char keybuf[1024];
+    char title[512];
+};
+
+/* ---- the duplicate filter --------------------------------------------------- */
+
+static int seen_push(struct ioc_engine *e, const char *key, size_t len, int64_t ts)
+{
+    if (e->ring_n == e->ring_cap) {
+        size_t nc = e->ring_cap ? e->ring_cap * 2 : 1024;
+        struct seen *nr = malloc(nc * sizeof *nr);
+        if (!nr) {
+            return IOC_ENOMEM;
+        }
+        for (size_t i = 0; i < e->ring_n; i++) {
+            nr[i] = e->ring[(e->ring_head + i) % e->ring_cap];
+        }
+        free(e->ring);
+        e->ring = nr;
+        e->ring_cap = nc;
+        e->ring_head = 0;
+    }
+    struct seen *s = &e->ring[(e->ring_head + e->ring_n) % e->ring_cap];
+    s->key = malloc(len);
+    if (!s->key) {
+        return IOC_ENOMEM;
+    }
+    memcpy(s->key, key, len);
+    s->len = len;
+    s->ts = ts;
+    if (ioc_map_put(&e->seen, key, len, s)) {
+        free(s->key);
+        return IOC_ENOMEM;
+    }
+    e->ring_n++;
+    return 0;
+}
+
+static void seen_evict(struct ioc_engine *e, int64_t watermark)
+{
+    while (e->ring_n > 0) {
+        struct seen *s = &e->ring[e->ring_head];
+        if (s->ts >= watermark) {
+            break;
+        }
+        ioc_map_del(&e->seen, s->key, s->len);
+        free(s->key);
+        e->ring_head = (e->ring_head + 1) % e->ring_cap;
+        e->ring_n--;
+    }
+}
+
+/* ---- store batches and publishing ------------------------------------------- */
+
+static int64_t wall_ms(struct ioc_engine *e)
+{
+    return (int64_t)uv_now(e->loop) + e->wall_offset;
+}
+
+static void batch_done(struct ioc_batch *b, int status, void *arg)
+{
+    struct ioc_engine *e = arg;
+    if (status != 0) {
+        /* Nothing was stored, so nothing is published: persist, then publish. */
+        ioc_error(TAG, "a store batch of %zu records failed (%s); its %zu incident changes are "
+                       "not published",
+                  ioc_batch_size(b), ioc_strerror(status), ioc_batch_messages(b));
+        ioc_batch_free(b);
+        return;
+    }
+    size_t n = ioc_batch_messages(b);
+    for (size_t i = 0; i < n; i++) {
+        struct ioc_change ch;
+        ioc_batch_message(b, i, &ch.topic, &ch.json, &ch.json_len);
+        for (size_t o = 0; o < e->n_outputs; o++) {
+            struct ioc_instance *out = &e->outputs[o];
+            if (out->ctx && out->plugin->emit) {
+                out->plugin->emit(out, &ch);
+            }
+        }
+        e->stats.published++;
+    }
+    ioc_batch_free(b);
+}
+
+static void flush_batch(struct ioc_engine *e)
+{
+    if (!e->batch || ioc_batch_size(e->batch) == 0 || !e->store) {
+        return;
+    }
+    struct ioc_batch *b = e->batch;
+    e->batch = ioc_batch_new();
+    if (ioc_store_submit(e->store, b, batch_done, e) != 0) {
+        ioc_error(TAG, "cannot hand a batch to the store");
+    }
+    if (!e->batch) {
+        ioc_error(TAG, "out of memory for the next store batch");
+    }
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    flush_batch(h->data);
+}
+
+/* ---- incidents -------------------------------------------------------------- */
+
+static const char *grade_name(const struct ioc_engine *e, int g)
+{
+    if (g >= 1 && g <= 4 && e->cfg->grades[g].name) {
+        return e->cfg->grades[g].name;
+    }
+    return "";
+}
+
+static void incident_free(struct incident *inc)
+{
+    if (!inc) {
+        return;
+    }
+    free(inc->rule_id);
+    free(inc->key_json);
+    free(inc->zone);
+    free(inc->title);
+    free(inc->fields_json);
+    free(inc);
+}
+
+/* Renders the published message of one incident change; NULL on no memory. */
+static char *render_change(struct ioc_engine *e, const struct incident *inc, const char *change,
+                           const struct ioc_event *ev, int64_t at)
+{
+    char t1[40], t2[40], t3[40];
+    cJSON *m = cJSON_CreateObject();
+    cJSON *i = cJSON_CreateObject();
+    if (!m || !i) {
+        cJSON_Delete(m);
+        cJSON_Delete(i);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(m, "seq", (double)e->seq);
+    cJSON_AddStringToObject(m, "change", change);
+    cJSON_AddStringToObject(m, "at", ioc_time_format(at, t1, sizeof t1));
+    cJSON_AddItemToObject(m, "incident", i);
+    cJSON_AddNumberToObject(i, "id", (double)inc->id);
+    cJSON_AddStringToObject(i, "rule", inc->rule_id);
+    cJSON *key = cJSON_Parse(inc->key_json);
+    cJSON_AddItemToObject(i, "key", key ? key : cJSON_CreateObject());
+    cJSON_AddNumberToObject(i, "grade", inc->grade);
+    cJSON_AddStringToObject(i, "grade_name", grade_name(e, inc->grade));
+    cJSON_AddStringToObject(i, "state", inc->state);
+    if (inc->zone) {
+        cJSON_AddStringToObject(i, "zone", inc->zone);
+    }
+    cJSON_AddStringToObject(i, "title", inc->title);
+    cJSON_AddStringToObject(i, "opened", ioc_time_format(inc->opened, t2, sizeof t2));
+    cJSON_AddStringToObject(i, "updated", ioc_time_format(inc->updated, t3, sizeof t3));
+    cJSON_AddNumberToObject(i, "count", (double)inc->count);
+    if (inc->rule) {
+        if (inc->rule->category) {
+            cJSON_AddStringToObject(i, "category", inc->rule->category);
+        }
+        if (inc->rule->escalation) {
+            cJSON_AddStringToObject(i, "escalation", inc->rule->escalation);
+        }
+        cJSON *sop = cJSON_AddArrayToObject(i, "sop");
+        for (size_t k = 0; sop && k < inc->rule->n_sop; k++) {
+            cJSON_AddItemToArray(sop, cJSON_CreateString(inc->rule->sop[k]));
+        }
+    }
+    if (ev) {
+        cJSON *evo = cJSON_AddObjectToObject(m, "event");
+        if (evo) {
+            cJSON_AddStringToObject(evo, "source", ioc_source_name(ev->source));
+            cJSON_AddStringToObject(evo, "id", ev->id);
+            cJSON_AddStringToObject(evo, "type", ev->type);
+        }
+    }
+    char *s = cJSON_PrintUnformatted(m);
+    cJSON_Delete(m);
+    return s;
+}
+
+/* Records one change of an incident: its row, the evidence, the log row and
+ * the message to publish once they are durable. */
+static int record(struct ioc_engine *e, const struct incident *inc, const char *change,
+                  const struct ioc_event *ev, const char *reason)
+{
+    int64_t at = ev ? ev->ts : inc->updated;
+    e->seq++;
+    char *json = render_change(e, inc, change, ev, at);
+    if (!json) {
+        return IOC_ENOMEM;
+    }
+    struct ioc_incident_row row = {
+        .id = inc->id,
+        .rule = inc->rule_id,
+        .key_json = inc->key_json,
+        .zone = inc->zone,
+        .title = inc->title,
+        .state = inc->state,
+        .grade = inc->grade,
+        .opened = inc->opened,
+        .updated = inc->updated,
+        .count = inc->count,
+        .fields_json = inc->fields_json,
+    };
+    struct ioc_log_row log = {
+        .incident_id = inc->id,
+        .ts = at,
+        .action = change,
+        .actor = "engine",
+        .reason = reason,
+        .grade = inc->grade,
+        .detail_json = json,
+    };
+    char topic[160];
+    snprintf(topic, sizeof topic, "incident.%d.%s", inc->grade, inc->zone ? inc->zone : "-");
+    int rc = ioc_batch_incident(e->batch, &row);
+    if (!rc && ev) {
+        struct ioc_evidence_row evid = {
+            .incident_id = inc->id,
+            .source = ioc_source_name(ev->source),
+            .event_id = ev->id,
+            .ts = ev->ts,
+        };
+        /* The evidence keeps the event exactly as it arrived. */
+        char *raw = strndup(ev->raw, ev->raw_len);
+        evid.summary_json = raw ? raw : "{}";
+        rc = ioc_batch_evidence(e->batch, &evid);
+        free(raw);
+    }
+    if (!rc) {
+        rc = ioc_batch_log(e->batch, &log);
+    }
+    if (!rc) {
+        rc = ioc_batch_publish(e->batch, topic, json, strlen(json));
+    }
+    free(json);
+    e->stats.changes++;
+    return rc;
+}
+
+/* Builds "rule<US>v1<US>v2" into keybuf and the key object as JSON. Returns
+ * the key length, or 0 when a key field is missing (the event cannot be
+ * keyed, so the rule does not match it). */
+static size_t make_key(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
+                       cJSON **key_json)
+{
+    size_t n = strlen(r->id);
+    char num[64];
+    if (n >= sizeof e->keybuf) {
+        return 0;
+    }
+    memcpy(e->keybuf, r->id, n);
+    if (key_json) {
+        *key_json = cJSON_CreateObject();
+    }
+    for (size_t i = 0; i < r->n_keys; i++) {
+        struct ioc_value v = ioc_event_get(ev, &r->keys[i]);
+        const char *s;
+        size_t len;
+        if (v.t == IOC_V_STR) {
+            s = v.str;
+            len = v.len;
+        } else if (v.t == IOC_V_NUM || v.t == IOC_V_BOOL) {
+            len = (size_t)snprintf(num, sizeof num, "%.17g", v.num);
+            s = num;
+        } else {
+            goto missing;
+        }
+        if (n + 1 + len >= sizeof e->keybuf) {
+            goto missing;
+        }
+        e->keybuf[n++] = KEY_SEP;
+        memcpy(e->keybuf + n, s, len);
+        n += len;
+        if (key_json && *key_json) {
+            if (v.t == IOC_V_STR) {
+                cJSON_AddItemToObject(*key_json, r->key_names[i], cJSON_CreateString(v.str));
+            } else {
+                cJSON_AddNumberToObject(*key_json, r->key_names[i], v.num);
+            }
+        }
+    }
+    e->keybuf[n] = 0;
+    return n;
+missing:
+    if (key_json) {
+        cJSON_Delete(*key_json);
+        *key_json = NULL;
+    }
+    return 0;
+}
+
+static int open_incident(struct ioc_engine *e, const struct ioc_rule *r,
+                         const struct ioc_event *ev, size_t keylen, int grade)
+{
+    cJSON *kj = NULL;
+    struct incident *inc = calloc(1, sizeof *inc);
+    if (!inc) {
+        return IOC_ENOMEM;
+    }
+    make_key(e, r, ev, &kj);
+    inc->id = e->next_id++;
+    inc->rule = r;
+    inc->rule_id = strdup(r->id);
+    inc->key_json = kj ? cJSON_PrintUnformatted(kj) : NULL;
+    cJSON_Delete(kj);
+    inc->zone = ev->zone ? strdup(ev->zone) : NULL;
+    inc->fields_json = strndup(ev->raw, ev->raw_len);
+    ioc__rule_title(r, ev, 1, e->title, sizeof e->title);
+    inc->title = strdup(e->title);
+    inc->state = "open";
+    inc->grade = grade;
+    inc->opened = inc->updated = ev->ts;
+    inc->count = 1;
+    if (!inc->rule_id || !inc->key_json || (ev->zone && !inc->zone) || !inc->fields_json ||
+        !inc->title || ioc_map_put(&e->incidents, e->keybuf, keylen, inc)) {
+        incident_free(inc);
+        return IOC_ENOMEM;
+    }
+    e->stats.opened++;
+    return record(e, inc, "opened", ev, NULL);
+}
+
+static int update_incident(struct ioc_engine *e, struct incident *inc, const struct ioc_rule *r,
+                           const struct ioc_event *ev)
+{
+    inc->count++;
+    if (ev->ts > inc->updated) {
+        inc->updated = ev->ts;
+    }
+    ioc__rule_title(r, ev, inc->count, e->title, sizeof e->title);
+    if (strcmp(e->title, inc->title) != 0) {
+        char *t = strdup(e->title);
+        if (t) {
+            free(inc->title);
+            inc->title = t;
+        }
+    }
+    int g = ioc__rule_grade(r, ev, inc->count);
+    if (g > 0 && g < inc->grade) {
+        char reason[64];
+        snprintf(reason, sizeof reason, "grade %d -> %d", inc->grade, g);
+        inc->grade = g;
+        return record(e, inc, "graded", ev, reason);
+    }
+    return record(e, inc, "updated", ev, NULL);
+}
+
+static void match(struct ioc_engine *e, const struct ioc_event *ev)
+{
+    const struct ioc_rule_list *cands = ioc__ruleset_candidates(e->rules, ev->source, ev->type);
+    for (size_t i = 0; i < cands->n; i++) {
+        const struct ioc_rule *r = &e->rules->rules[cands->idx[i]];
+        if (!ioc_expr_eval(r->when, ev)) {
+            continue;
+        }
+        size_t klen = make_key(e, r, ev, NULL);
+        if (klen == 0) {
+            continue;
+        }
+        e->stats.matches++;
+        struct incident *inc = ioc_map_get(&e->incidents, e->keybuf, klen);
+        int rc;
+        if (inc) {
+            rc = update_incident(e, inc, r, ev);
+        } else {
+            int g = ioc__rule_grade(r, ev, 1);
+            if (g == 0) {
+                continue;
+            }
+            rc = open_incident(e, r, ev, klen, g);
+        }
+        if (rc) {
+            ioc_error(TAG, "rule %s: cannot record an incident change: %s", r->id,
+                      ioc_strerror(rc));
+        }
+    }
+}
+
+/* ---- ingest ------------------------------------------------------------------ */
+
+static void reject(struct ioc_engine *e, int code, const char *detail, const void *bytes,
+                   size_t len)
+{
+    e->stats.rejected++;
+    switch (code) {
+    case IOC_EJSON:
+        e->stats.rejected_json++;
+        break;
+    case IOC_ESCHEMA:
+        e->stats.rejected_schema++;
+        break;
+    case IOC_ETOOBIG:
+        e->stats.rejected_size++;
+        break;
+    case IOC_EENCODING:
+        e->stats.rejected_encoding++;
+        break;
+    case IOC_ELATE:
+        e->stats.rejected_late++;
+        break;
+    default:
+        break;
+    }
+    /* Raw bytes are kept up to the size limit, so one huge message cannot
+     * flood the database. */
+    size_t keep = len;
+    if (keep > (size_t)e->cfg->engine.max_event_bytes) {
+        keep = (size_t)e->cfg->engine.max_event_bytes;
+    }
+    if (ioc_batch_reject(e->batch, wall_ms(e), ioc_reject_reason(code), detail, bytes, keep)) {
+        ioc_error(TAG, "cannot record a rejected message: out of memory");
+    }
+}
+
+void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
+{
+    struct ioc_event ev;
+    char reason[512];
+    if (e->stopping || !e->batch) {
+        return;
+    }
+    e->stats.received++;
+    int rc = ioc_decoder_decode(e->dec, bytes, len, wall_ms(e), &ev, reason, sizeof reason);
+    if (rc != 0) {
+        reject(e, rc, reason, bytes, len);
+        goto flush;
+    }
+    int64_t lateness = e->cfg->engine.lateness_ms;
+    if (e->have_ts && ev.ts < e->newest_ts - lateness) {
+        char t1[40], t2[40];
+        snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s",
+                 ioc_time_format(ev.ts, t1, sizeof t1),
+                 ioc_time_format(e->newest_ts - lateness, t2, sizeof t2));
+        reject(e, IOC_ELATE, reason, bytes, len);
+        ioc_event_clear(&ev);
+        goto flush;
+    }
+    /* (source, id) as one key: the source name cannot contain the separator. */
+    const char *src = ioc_source_name(ev.source);
+    size_t sl = strlen(src), il = strlen(ev.id);
+    char stackkey[256];
+    char *key = sl + 1 + il <= sizeof stackkey ? stackkey : malloc(sl + 1 + il);
+    if (!key) {
+        ioc_event_clear(&ev);
+        return;
+    }
+    memcpy(key, src, sl);
+    key[sl] = KEY_SEP;
+    memcpy(key + sl + 1, ev.id, il);
+    if (ioc_map_get(&e->seen, key, sl + 1 + il)) {
+        e->stats.duplicates++;
+        if (key != stackkey) {
+            free(key);
+        }
+        ioc_event_clear(&ev);
+        return;
+    }
+    if (!e->have_ts || ev.ts > e->newest_ts) {
+        e->newest_ts = ev.ts;
+        e->have_ts = 1;
+        seen_evict(e, e->newest_ts - lateness);
+    }
+    if (seen_push(e, key, sl + 1 + il, ev.ts) != 0) {
+        ioc_error(TAG, "duplicate filter: out of memory");
+    }
+    if (key != stackkey) {
+        free(key);
+    }
+    e->stats.accepted++;
+    if (e->cfg->store.archive_events && ioc_batch_event(e->batch, &ev) != 0) {
+        ioc_error(TAG, "cannot archive event %s: out of memory", ev.id);
+    }
+    match(e, &ev);
+    ioc_event_clear(&ev);
+flush:
+    if (ioc_batch_size(e->batch) >= (size_t)e->cfg->engine.batch_max) {
+        flush_batch(e);
+    }
+}
+
+void ioc_engine_input_done(struct ioc_engine *e, struct ioc_instance *in)
+{
+    in->done = 1;
+    for (size_t i = 0; i < e->n_inputs; i++) {
+        if (!e->inputs[i].finite || !e->inputs[i].done) {
+            return;
+        }
+    }
+    ioc_engine_stop(e);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static int make_instances(struct ioc_engine *e, const struct ioc_plugin_conf *pc, size_t n,
+                          enum ioc_plugin_kind kind, struct ioc_instance **out, size_t *nout,
+                          struct ioc_diag *diag)
+{
+    static const char *const skip[] = {"plugin", NULL};
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out) {
+        return IOC_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ioc_instance *ins = &(*out)[i];
+        const struct ioc_plugin *p = ioc_plugin_find(kind, pc[i].plugin);
+        if (!p) {
+            ioc_diag_add(diag, NULL, 0, 0, "no plugin '%s'", pc[i].plugin);
+            return IOC_EPLUGIN;
+        }
+        ins->plugin = p;
+        ins->engine = e;
+        snprintf(ins->name, sizeof ins->name, "%s_%s:%zu", kind == IOC_PLUGIN_INPUT ? "in" : "out",
+                 p->name, i);
+        if (!(ins->conf = calloc(1, p->conf_size ? p->conf_size : 1))) {
+            return IOC_ENOMEM;
+        }
+        (*nout)++;
+        ioc_options_defaults(p->options, ins->conf);
+        if (ioc_options_apply(p->options, ins->conf, pc[i].node, skip, ins->name, diag) != 0) {
+            return IOC_ECONFIG;
+        }
+        int rc = p->init ? p->init(ins) : 0;
+        if (rc != 0) {
+            ioc_diag_add(diag, NULL, 0, 0, "%s: cannot initialise: %s", ins->name,
+                         ioc_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+struct restore_ctx {
+    struct ioc_engine *e;
+    int rc;
+};
+
+/* Rebuilds the in-memory key of an incident from its stored key object. */
+static int restore_one(const struct ioc_incident_view *v, void *arg)
+{
+    struct restore_ctx *rc = arg;
+    struct ioc_engine *e = rc->e;
+    const struct ioc_rule *rule = NULL;
+    for (size_t i = 0; i < e->rules->n; i++) {
+        if (strcmp(e->rules->rules[i].id, v->rule) == 0) {
+            rule = &e->rules->rules[i];
+        }
+    }
+    cJSON *kj = cJSON_Parse(v->key_json ? v->key_json : "{}");
+    size_t n = strlen(v->rule);
+    if (n >= sizeof e->keybuf) {
+        cJSON_Delete(kj);
+        return 0;
+    }
+    memcpy(e->keybuf, v->rule, n);
+    /* Key values in the rule's key order (the stored object keeps it). */
+    for (cJSON *it = kj ? kj->child : NULL; it; it = it->next) {
+        char num[64];
+        const char *s = cJSON_IsString(it) ? it->valuestring : num;
+        if (!cJSON_IsString(it)) {
+            snprintf(num, sizeof num, "%.17g", it->valuedouble);
+        }
+        size_t len = strlen(s);
+        if (n + 1 + len >= sizeof e->keybuf) {
+            break;
+        }
+        e->keybuf[n++] = KEY_SEP;
+        memcpy(e->keybuf + n, s, len);
+        n += len;
+    }
+    cJSON_Delete(kj);
+    struct incident *inc = calloc(1, sizeof *inc);
+    if (!inc) {
+        rc->rc = IOC_ENOMEM;
+        return 1;
+    }
+    inc->id = v->id;
+    inc->rule = rule;
+    inc->rule_id = strdup(v->rule);
+    inc->key_json = strdup(v->key_json ? v->key_json : "{}");
+    inc->zone = v->zone ? strdup(v->zone) : NULL;
+    inc->title = strdup(v->title ? v->title : v->rule);
+    inc->fields_json = strdup(v->fields_json ? v->fields_json : "{}");
+    inc->state = strcmp(v->state, "acknowledged") == 0 ? "acknowledged" : "open";
+    inc->grade = v->grade;
+    inc->opened = v->opened;
+    inc->updated = v->updated;
+    inc->count = v->count;
+    if (ioc_map_put(&e->incidents, e->keybuf, n, inc)) {
+        incident_free(inc);
+        rc->rc = IOC_ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
+static int restore(struct ioc_engine *e, struct ioc_diag *diag)
+{
+    int64_t max_id = 0;
+    char err[256] = "";
+    int rc = ioc_db_max_incident_id(e->cfg->store.path, &max_id);
+    if (rc != 0) {
+        return 0; /* no database yet */
+    }
+    e->next_id = max_id + 1;
+    static const char *const states[] = {"open", "acknowledged"};
+    for (int s = 0; s < 2; s++) {
+        struct ioc_incident_filter f = {.state = states[s]};
+        struct restore_ctx ctx = {e, 0};
+        rc = ioc_db_incidents(e->cfg->store.path, &f, restore_one, &ctx, err, sizeof err);
+        if (rc == IOC_ENOENT) {
+            return 0;
+        }
+        if (rc != 0 || ctx.rc != 0) {
+            ioc_diag_add(diag, e->cfg->store.path, 0, 0, "cannot restore open incidents: %s",
+                         rc ? err : ioc_strerror(ctx.rc));
+            return rc ? rc : ctx.rc;
+        }
+    }
+    if (e->incidents.n) {
+        ioc_info(TAG, "restored %zu open incidents from %s", e->incidents.n, e->cfg->store.path);
+    }
+    return 0;
+}
+
+int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_engine **out,
+                      struct ioc_diag *diag)
+{
+    char err[256] = "";
+    int rc;
+    struct ioc_engine *e = calloc(1, sizeof *e);
+    *out = NULL;
+    if (!e) {
+        return IOC_ENOMEM;
+    }
+    e->loop = loop;
+    e->cfg = cfg;
+    e->next_id = 1;
+    ioc_map_init(&e->incidents);
+    ioc_map_init(&e->seen);
+    uv_update_time(loop);
+    e->wall_offset = ioc_time_now_ms() - (int64_t)uv_now(loop);
+
+    rc = ioc_decoder_create(ioc_embedded_event_schema, ioc_embedded_event_schema_len,
+                            (size_t)cfg->engine.max_event_bytes, &e->dec, err, sizeof err);
+    if (rc != 0) {
+        ioc_diag_add(diag, "schemas/event.schema.json", 0, 0, "%s", err);
+        goto fail;
+    }
+    rc = ioc_ruleset_load((const char *const *)cfg->rules, cfg->n_rules, &e->rules, diag);
+    if (rc != 0) {
+        goto fail;
+    }
+    if ((rc = restore(e, diag)) != 0) {
+        goto fail;
+    }
+    struct ioc_store_opts so = {
+        .path = cfg->store.path,
+        .archive_events = cfg->store.archive_events,
+        .synchronous = cfg->store.synchronous,
+        .queue_max = (size_t)cfg->store.queue_max,
+    };
+    rc = ioc_store_open(&so, loop, &e->store, err, sizeof err);
+    if (rc != 0) {
+        ioc_diag_add(diag, cfg->store.path, 0, 0, "cannot open the database: %s", err);
+        goto fail;
+    }
+    if (!(e->batch = ioc_batch_new())) {
+        rc = IOC_ENOMEM;
+        goto fail;
+    }
+    struct ioc_ruleset_row rsr = {
+        .loaded_at = ioc_time_now_ms(),
+        .hash = ioc_ruleset_hash(e->rules),
+        .files = ioc_ruleset_files_json(e->rules),
+        .rules = (int)ioc_ruleset_count(e->rules),
+        .outcome = "loaded",
+        .actor = "startup",
+    };
+    if ((rc = ioc_batch_ruleset(e->batch, &rsr)) != 0) {
+        goto fail;
+    }
+    rc = make_instances(e, cfg->outputs, cfg->n_outputs, IOC_PLUGIN_OUTPUT, &e->outputs,
+                        &e->n_outputs, diag);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = make_instances(e, cfg->inputs, cfg->n_inputs, IOC_PLUGIN_INPUT, &e->inputs, &e->n_inputs,
+                        diag);
+    if (rc != 0) {
+        goto fail;
+    }
+    e->stats.rules = (int)ioc_ruleset_count(e->rules);
+    *out = e;
+    return 0;
+fail:
+    /* Nothing has run on the loop yet except the store's async handle; closing
+     * the store queues its close, which the caller's next uv_run completes. */
+    e->stopping = 1;
+    if (e->store) {
+        ioc_store_close(e->store);
+        e->store = NULL;
+    }
+    ioc_engine_destroy(e);
+    return rc;
+}
+
+int ioc_engine_start(struct ioc_engine *e)
+{
+    int rc;
+    uv_prepare_init(e->loop, &e->flush);
+    e->flush.data = e;
+    e->flush_open = 1;
+    uv_prepare_start(&e->flush, on_prepare);
+    e->started = 1;
+    for (size_t i = 0; i < e->n_outputs; i++) {
+        struct ioc_instance *o = &e->outputs[i];
+        if (o->plugin->start && (rc = o->plugin->start(o, e->loop)) != 0) {
+            ioc_error(o->name, "cannot start: %s", ioc_strerror(rc));
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < e->n_inputs; i++) {
+        struct ioc_instance *in = &e->inputs[i];
+        if (in->plugin->start && (rc = in->plugin->start(in, e->loop)) != 0) {
+            ioc_error(in->name, "cannot start: %s", ioc_strerror(rc));
+            return rc;
+        }
+    }
+    ioc_info(TAG, "running %d rules (set %s), database %s", e->stats.rules,
+             ioc_ruleset_hash(e->rules), e->cfg->store.path);
+    return 0;
+}
+
+void ioc_engine_stop(struct ioc_engine *e)
+{
+    if (e->stopping) {
+        return;
+    }
+    e->stopping = 1;
+    for (size_t i = 0; i < e->n_inputs; i++) {
+        if (e->inputs[i].plugin->stop) {
+            e->inputs[i].plugin->stop(&e->inputs[i]);
+        }
+    }
+    flush_batch(e);
+    if (e->flush_open) {
+        uv_close((uv_handle_t *)&e->flush, NULL);
+        e->flush_open = 0;
+    }
+    /* Waits for every batch to commit and publishes what they carry. */
+    ioc_store_close(e->store);
+    e->store = NULL;
+    for (size_t i = 0; i < e->n_outputs; i++) {
+        if (e->outputs[i].plugin->stop) {
+            e->outputs[i].plugin->stop(&e->outputs[i]);
+        }
+    }
+    ioc_info(TAG, "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, "
+                  "%llu incidents opened, %llu changes published",
+             (unsigned long long)e->stats.received, (unsigned long long)e->stats.accepted,
+             (unsigned long long)e->stats.duplicates, (unsigned long long)e->stats.rejected,
+             (unsigned long long)e->stats.opened, (unsigned long long)e->stats.published);
+}
+
+static void destroy_instances(struct ioc_instance *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        if (v[i].plugin && v[i].plugin->destroy) {
+            v[i].plugin->destroy(&v[i]);
+        }
+        if (v[i].plugin && v[i].conf) {
+            ioc_options_free(v[i].plugin->options, v[i].conf);
+        }
+        free(v[i].conf);
+    }
+    free(v);
+}
+
+void ioc_engine_destroy(struct ioc_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    destroy_instances(e->inputs, e->n_inputs);
+    destroy_instances(e->outputs, e->n_outputs);
+    ioc_batch_free(e->batch);
+    void *v;
+    for (size_t it = 0; ioc_map_next(&e->incidents, &it, NULL, NULL, &v);) {
+        incident_free(v);
+    }
+    ioc_map_close(&e->incidents);
+    for (size_t i = 0; i < e->ring_n; i++) {
+        free(e->ring[(e->ring_head + i) % e->ring_cap].key);
+    }
+    free(e->ring);
+    ioc_map_close(&e->seen);
+    ioc_ruleset_free(e->rules);
+    ioc_decoder_destroy(e->dec);
+    free(e);
+}
+
+void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *out)
+{
+    *out = e->stats;
+    out->incidents_open = e->incidents.n;
+    out->watermark = e->have_ts ? e->newest_ts - e->cfg->engine.lateness_ms : 0;
+}
+
+int ioc_engine_run_file(struct ioc_config *cfg, const char *file, struct ioc_engine_stats *stats,
+                        double *seconds, struct ioc_diag *diag)
+{
+    uv_loop_t loop;
+    struct ioc_engine *e = NULL;
+    int rc = ioc_config_set_input(cfg, "file", "path", file);
+    if (rc != 0) {
+        return rc;
+    }
+    ioc_config_clear_outputs(cfg);
+    if ((rc = uv_loop_init(&loop)) != 0) {
+        return IOC_EUV;
+    }
+    uint64_t t0 = uv_hrtime();
+    rc = ioc_engine_create(cfg, &loop, &e, diag);
+    if (rc == 0) {
+        rc = ioc_engine_start(e);
+        if (rc != 0) {
+            ioc_diag_add(diag, file, 0, 0, "cannot read the event file");
+            ioc_engine_stop(e);
+        }
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uint64_t t1 = uv_hrtime();
+    if (e) {
+        ioc_engine_get_stats(e, stats);
+        ioc_engine_destroy(e);
+    }
+    if (seconds) {
+        *seconds = (double)(t1 - t0) / 1e9;
+    }
+    if (uv_loop_close(&loop) != 0) {
+        ioc_error(TAG, "the loop did not close clean");
+    }
+    return rc;
+}

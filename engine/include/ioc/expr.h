@@ -1,0 +1,78 @@
+/*
+ * expr.h — rule expressions, compiled once at load time.
+ *
+ * Grammar (lowest precedence first):
+ *   expr    := or
+ *   or      := and ( "||" and )*
+ *   and     := not ( "&&" not )*
+ *   not     := "!" not | cmp
+ *   cmp     := operand ( ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) operand
+ *                      | "=~" STRING
+ *                      | "in" "[" literal ( "," literal )* "]"
+ *                      | "in" "@" NAME )?
+ *   operand := FIELD | NUMBER | STRING | "true" | "false" | "(" expr ")"
+ * FIELD is a dotted name resolved by ioc_fieldref_parse (value, loc.lat,
+ * attrs.depth). Strings use double or single quotes with \" \' \\ \n \t
+ * escapes and may hold any UTF-8. A bare field as an operand of && || ! is
+ * true when present and not false/0/"".
+ *
+ * Semantics: a comparison with a missing field is false (and so is
+ * "missing != x"). Numbers compare as numbers, strings bytewise; comparing a
+ * number with a string is false. "=~" uses POSIX extended regular
+ * expressions, compiled at load time. "in @name" looks the list up through
+ * the environment at compile time and copies it.
+ *
+ * Evaluation allocates nothing and never fails.
+ */
+#ifndef IOC_EXPR_H
+#define IOC_EXPR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ioc/event.h"
+
+struct ioc_expr;
+
+/* One literal of a list: a number or a string. */
+struct ioc_literal {
+    bool is_num;
+    double num;
+    const char *str;
+    size_t len;
+};
+
+/* A named list ("lists:" in a rule file) as the compiler sees it. */
+struct ioc_list {
+    const char *name;
+    const struct ioc_literal *items;
+    size_t n;
+};
+
+struct ioc_expr_env {
+    /* Returns the list called name (len bytes), or NULL if unknown. */
+    const struct ioc_list *(*lookup_list)(void *arg, const char *name, size_t len);
+    void *arg;
+};
+
+/* Compiles text. On error returns IOC_EEXPR (syntax, unknown list, bad regex)
+ * or IOC_EFIELD (unknown field), writes a message into err and the 1-based
+ * column inside text where the problem starts into *err_col. env may be NULL
+ * (then "in @list" is an error). */
+int ioc_expr_compile(const char *text, const struct ioc_expr_env *env, struct ioc_expr **out,
+                     int *err_col, char *err, size_t errlen);
+void ioc_expr_free(struct ioc_expr *x);
+
+/* True when the event satisfies the expression. */
+bool ioc_expr_eval(const struct ioc_expr *x, const struct ioc_event *ev);
+
+/* For indexing rules: if every event that satisfies x must have field f
+ * (IOC_F_SOURCE or IOC_F_TYPE) equal to one of a finite set of strings, fills
+ * *vals with that set (borrowed from x, valid while x lives), *n with its size,
+ * and returns true. Recognises "f == s", "f in [..]", "f in @list" and those
+ * joined by && at the top level (the conjunction's sets intersect; an "||" of
+ * such constraints unites them). Otherwise returns false. */
+bool ioc_expr_constraint(const struct ioc_expr *x, enum ioc_field f, const char *const **vals,
+                         size_t *n);
+
+#endif

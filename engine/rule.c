@@ -1,0 +1,1014 @@
+/*
+ * rule.c — loads SOP rule files into a compiled, indexed rule set.
+ *
+ * Each rule keyword is parsed once here, at load: expressions are compiled,
+ * key fields resolved, titles split into templates, grade bands checked. The
+ * loader keeps going after an error so an analyst sees every problem of a
+ * file at once, each as file:line:column; a set with any error is refused
+ * whole. The per-event code (engine.c) only reads what is built here.
+ *
+ * Index: every rule's `when` is asked which sources and types it can match
+ * (ioc_expr_constraint). Candidates for (source, type) are the rules naming
+ * that type plus the rules that accept any type, merged once at load in rule
+ * order, so an event costs one hash lookup plus the rules that can match it.
+ *
+ * Threads: a loaded set is immutable.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "ioc/error.h"
+#include "ioc/yaml.h"
+#include "rule_int.h"
+
+#define ALLOWED_TOP "lists, rules"
+#define ALLOWED_RULE                                                                               \
+    "id, title, description, category, when, key, grade, sop, escalation"
+
+static const char *const rule_keys[] = {"id",  "title",      "description", "category", "when",
+                                        "key", "grade",      "sop",         "escalation", NULL};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int push(void **arr, size_t *n, size_t *cap, size_t size)
+{
+    if (*n < *cap) {
+        return 0;
+    }
+    size_t nc = *cap ? *cap * 2 : 8;
+    void *na = realloc(*arr, nc * size);
+    if (!na) {
+        return IOC_ENOMEM;
+    }
+    *arr = na;
+    *cap = nc;
+    return 0;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) {
+            break;
+        }
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Expands files and directories (their *.yaml and *.yml, in name order; not
+ * recursive, so rules/tests/ is not read as rules). */
+static int expand_paths(const char *const *paths, size_t n, char ***files, size_t *nfiles,
+                        struct ioc_diag *diag)
+{
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            ioc_diag_add(diag, paths[i], 0, 0, "cannot read: %s", strerror(errno));
+            rc = IOC_ENOENT;
+            continue;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            if (push((void **)files, nfiles, &cap, sizeof **files) ||
+                !((*files)[(*nfiles)++] = strdup(paths[i]))) {
+                return IOC_ENOMEM;
+            }
+            continue;
+        }
+        DIR *d = opendir(paths[i]);
+        if (!d) {
+            ioc_diag_add(diag, paths[i], 0, 0, "cannot open directory: %s", strerror(errno));
+            rc = IOC_ENOENT;
+            continue;
+        }
+        size_t first = *nfiles;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.' ||
+                !(ends_with(de->d_name, ".yaml") || ends_with(de->d_name, ".yml"))) {
+                continue;
+            }
+            size_t len = strlen(paths[i]) + strlen(de->d_name) + 2;
+            char *p = malloc(len);
+            if (!p || push((void **)files, nfiles, &cap, sizeof **files)) {
+                free(p);
+                closedir(d);
+                return IOC_ENOMEM;
+            }
+            snprintf(p, len, "%s%s%s", paths[i], ends_with(paths[i], "/") ? "" : "/", de->d_name);
+            struct stat fst;
+            if (stat(p, &fst) != 0 || !S_ISREG(fst.st_mode)) {
+                free(p);
+                continue;
+            }
+            (*files)[(*nfiles)++] = p;
+        }
+        closedir(d);
+        qsort(*files + first, *nfiles - first, sizeof **files, cmp_str);
+    }
+    return rc;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+struct loader {
+    struct ioc_ruleset *rs;
+    size_t cap_rules, cap_lists, cap_items;
+    struct ioc_diag *diag;
+    struct ioc_map ids; /* id -> "file:line" of its first definition (owned strings) */
+};
+
+static const struct ioc_list *lookup_list(void *arg, const char *name, size_t len)
+{
+    const struct ioc_ruleset *rs = arg;
+    for (size_t i = 0; i < rs->n_lists; i++) {
+        if (strlen(rs->lists[i].name) == len && memcmp(rs->lists[i].name, name, len) == 0) {
+            return &rs->lists[i];
+        }
+    }
+    return NULL;
+}
+
+static int load_lists(struct loader *L, const struct ioc_ynode *map)
+{
+    struct ioc_ruleset *rs = L->rs;
+    int bad = 0;
+    if (map->kind != IOC_Y_MAP) {
+        ioc_diag_at(L->diag, map, "lists: expected a mapping of name: [values]");
+        return IOC_ERULE;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        const struct ioc_ynode *k = map->keys[i], *v = map->items[i];
+        if (v->kind != IOC_Y_SEQ) {
+            ioc_diag_at(L->diag, v, "list '%s': expected a list like [Z03, Z07]", k->str);
+            bad = 1;
+            continue;
+        }
+        if (lookup_list(rs, k->str, k->len)) {
+            ioc_diag_at(L->diag, k, "list '%s' is defined twice", k->str);
+            bad = 1;
+            continue;
+        }
+        /* Items live in one array per list, allocated here; strings borrow
+         * from the YAML tree, which the set keeps alive (trees owned below). */
+        struct ioc_literal *items = calloc(v->n ? v->n : 1, sizeof *items);
+        if (!items || push((void **)&rs->lists, &rs->n_lists, &L->cap_lists, sizeof *rs->lists)) {
+            free(items);
+            return IOC_ENOMEM;
+        }
+        size_t ni = 0;
+        for (size_t j = 0; j < v->n; j++) {
+            const struct ioc_ynode *it = v->items[j];
+            if (it->kind != IOC_Y_SCALAR) {
+                ioc_diag_at(L->diag, it, "list '%s': items must be strings or numbers", k->str);
+                bad = 1;
+                continue;
+            }
+            double num;
+            struct ioc_literal *lit = &items[ni++];
+            if (ioc_ynode_number(it, &num, NULL) == 0) {
+                lit->is_num = true;
+                lit->num = num;
+            }
+            lit->str = strdup(it->str);
+            lit->len = it->len;
+            if (!lit->str) {
+                free(items);
+                return IOC_ENOMEM;
+            }
+        }
+        struct ioc_list *l = &rs->lists[rs->n_lists++];
+        l->name = strdup(k->str);
+        l->items = items;
+        l->n = ni;
+        if (!l->name) {
+            return IOC_ENOMEM;
+        }
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+/* Column of an expression error inside a YAML scalar: plain scalars start at
+ * the node, quoted ones one column later. Block scalars cannot be mapped
+ * exactly, so they point at the node. */
+static int expr_col(const struct ioc_ynode *n, int err_col)
+{
+    if (n->line <= 0) {
+        return 0;
+    }
+    return n->col + (n->quoted ? 1 : 0) + (err_col > 0 ? err_col - 1 : 0);
+}
+
+static int parse_title(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc_diag *diag)
+{
+    const char *s = n->str;
+    size_t cap = 0;
+    int bad = 0;
+    while (*s) {
+        const char *open = strstr(s, "${");
+        size_t lit = open ? (size_t)(open - s) : strlen(s);
+        if (lit) {
+            if (push((void **)&r->title, &r->n_title, &cap, sizeof *r->title)) {
+                return IOC_ENOMEM;
+            }
+            struct ioc_tpl_part *p = &r->title[r->n_title++];
+            memset(p, 0, sizeof *p);
+            p->kind = IOC_TPL_TEXT;
+            p->text = strndup(s, lit);
+            p->len = lit;
+            if (!p->text) {
+                return IOC_ENOMEM;
+            }
+        }
+        if (!open) {
+            break;
+        }
+        const char *close = strchr(open + 2, '}');
+        int col = n->col + (n->quoted ? 1 : 0) + (int)(open - n->str);
+        if (!close) {
+            ioc_diag_add(diag, n->file, n->line, col, "title: '${' without a closing '}'");
+            return IOC_ERULE;
+        }
+        const char *name = open + 2;
+        size_t nlen = (size_t)(close - name);
+        if (push((void **)&r->title, &r->n_title, &cap, sizeof *r->title)) {
+            return IOC_ENOMEM;
+        }
+        struct ioc_tpl_part *p = &r->title[r->n_title];
+        memset(p, 0, sizeof *p);
+        if (nlen == 5 && memcmp(name, "count", 5) == 0) {
+            p->kind = IOC_TPL_COUNT;
+            r->n_title++;
+        } else if (ioc_fieldref_parse(name, nlen, &p->ref) == 0) {
+            p->kind = IOC_TPL_FIELD;
+            r->n_title++;
+        } else {
+            ioc_diag_add(diag, n->file, n->line, col,
+                         "title: unknown field '%.*s' in ${...} (fields: id, source, type, ts, "
+                         "device, zone, value, unit, score, channel, text, loc.lat, loc.lon, "
+                         "attrs.NAME, count)",
+                         (int)nlen, name);
+            bad = 1;
+        }
+        s = close + 1;
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+static int parse_grade(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc_diag *diag)
+{
+    long long g;
+    if (n->kind == IOC_Y_SCALAR) {
+        if (ioc_ynode_int(n, &g, NULL) != 0 || g < 1 || g > 4) {
+            ioc_diag_at(diag, n, "grade: expected 1 (most severe) to 4, got '%s'", n->str);
+            return IOC_ERULE;
+        }
+        r->grade.by = IOC_BY_FIXED;
+        r->grade.fixed = (int)g;
+        return 0;
+    }
+    if (n->kind != IOC_Y_MAP) {
+        ioc_diag_at(diag, n, "grade: expected a number 1..4 or {by: FIELD, bands: [...]}");
+        return IOC_ERULE;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const char *k = n->keys[i]->str;
+        if (strcmp(k, "by") != 0 && strcmp(k, "bands") != 0) {
+            ioc_diag_at(diag, n->keys[i], "grade: unknown key '%s' (allowed: by, bands)", k);
+            bad = 1;
+        }
+    }
+    const struct ioc_ynode *by = ioc_ymap_get(n, "by"), *bands = ioc_ymap_get(n, "bands");
+    if (!by || by->kind != IOC_Y_SCALAR) {
+        ioc_diag_at(diag, n, "grade: 'by' is required: a field such as value, or count");
+        return IOC_ERULE;
+    }
+    if (strcmp(by->str, "count") == 0) {
+        r->grade.by = IOC_BY_COUNT;
+    } else if (ioc_fieldref_parse(by->str, by->len, &r->grade.ref) == 0) {
+        r->grade.by = IOC_BY_FIELD;
+    } else {
+        ioc_diag_at(diag, by, "grade: unknown field '%s' in 'by'", by->str);
+        bad = 1;
+    }
+    if (!bands || bands->kind != IOC_Y_SEQ || bands->n == 0) {
+        ioc_diag_at(diag, bands ? bands : n,
+                    "grade: 'bands' must be a list like [{ge: 1.5, grade: 3}, {ge: 2.0, grade: 2}]");
+        return IOC_ERULE;
+    }
+    r->grade.bands = calloc(bands->n, sizeof *r->grade.bands);
+    if (!r->grade.bands) {
+        return IOC_ENOMEM;
+    }
+    static const char *const ops[] = {"ge", "gt", "le", "lt"};
+    for (size_t i = 0; i < bands->n; i++) {
+        const struct ioc_ynode *b = bands->items[i];
+        struct ioc_band *band = &r->grade.bands[r->grade.n_bands];
+        int have_op = 0, have_grade = 0, ok = 1;
+        if (b->kind != IOC_Y_MAP) {
+            ioc_diag_at(diag, b, "grade band: expected {ge|gt|le|lt: NUMBER, grade: 1..4}");
+            bad = 1;
+            continue;
+        }
+        for (size_t j = 0; j < b->n; j++) {
+            const struct ioc_ynode *k = b->keys[j], *v = b->items[j];
+            if (strcmp(k->str, "grade") == 0) {
+                if (ioc_ynode_int(v, &g, NULL) != 0 || g < 1 || g > 4) {
+                    ioc_diag_at(diag, v, "grade: expected 1 (most severe) to 4, got '%s'",
+                                v->kind == IOC_Y_SCALAR ? v->str : "a collection");
+                    ok = 0;
+                } else {
+                    band->grade = (int)g;
+                }
+                have_grade = 1;
+                continue;
+            }
+            int op = -1;
+            for (int o = 0; o < 4; o++) {
+                if (strcmp(k->str, ops[o]) == 0) {
+                    op = o;
+                }
+            }
+            if (op < 0) {
+                ioc_diag_at(diag, k, "grade band: unknown key '%s' (allowed: ge, gt, le, lt, grade)",
+                            k->str);
+                ok = 0;
+                continue;
+            }
+            if (have_op) {
+                ioc_diag_at(diag, k, "grade band: use one of ge, gt, le, lt per band");
+                ok = 0;
+                continue;
+            }
+            have_op = 1;
+            band->op = (enum ioc_band_op)op;
+            if (ioc_ynode_number(v, &band->v, diag) != 0) {
+                ok = 0;
+            }
+        }
+        if (!have_op || !have_grade) {
+            ioc_diag_at(diag, b, "grade band: needs one of ge, gt, le, lt and a grade");
+            ok = 0;
+        }
+        if (ok) {
+            r->grade.n_bands++;
+        } else {
+            bad = 1;
+        }
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+static int parse_strings(const struct ioc_ynode *n, const char *what, char ***out, size_t *nout,
+                         struct ioc_diag *diag)
+{
+    if (n->kind == IOC_Y_SCALAR) {
+        *out = calloc(1, sizeof **out);
+        if (!*out || !((*out)[0] = strdup(n->str))) {
+            return IOC_ENOMEM;
+        }
+        *nout = 1;
+        return 0;
+    }
+    if (n->kind != IOC_Y_SEQ) {
+        ioc_diag_at(diag, n, "%s: expected a list of strings", what);
+        return IOC_ERULE;
+    }
+    *out = calloc(n->n ? n->n : 1, sizeof **out);
+    if (!*out) {
+        return IOC_ENOMEM;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->items[i]->kind != IOC_Y_SCALAR) {
+            ioc_diag_at(diag, n->items[i], "%s: expected a string, got %s", what,
+                        ioc_ykind_name(n->items[i]->kind));
+            return IOC_ERULE;
+        }
+        if (!((*out)[(*nout)++] = strdup(n->items[i]->str))) {
+            return IOC_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int valid_id(const char *s)
+{
+    if (!*s || *s == '.') {
+        return 0;
+    }
+    for (const char *p = s; *p; p++) {
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-' ||
+              (*p == '.' && p[1] && p[1] != '.'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void rule_close(struct ioc_rule *r)
+{
+    free(r->id);
+    free(r->file);
+    free(r->category);
+    for (size_t i = 0; i < r->n_title; i++) {
+        free(r->title[i].text);
+        ioc_fieldref_close(&r->title[i].ref);
+    }
+    free(r->title);
+    ioc_expr_free(r->when);
+    for (size_t i = 0; i < r->n_keys; i++) {
+        ioc_fieldref_close(&r->keys[i]);
+        free(r->key_names[i]);
+    }
+    free(r->keys);
+    free(r->key_names);
+    ioc_fieldref_close(&r->grade.ref);
+    free(r->grade.bands);
+    for (size_t i = 0; i < r->n_sop; i++) {
+        free(r->sop[i]);
+    }
+    free(r->sop);
+    free(r->escalation);
+}
+
+static int load_rule(struct loader *L, const struct ioc_ynode *m)
+{
+    struct ioc_diag *diag = L->diag;
+    struct ioc_rule r;
+    memset(&r, 0, sizeof r);
+    int bad = 0, rc = 0;
+    if (m->kind != IOC_Y_MAP) {
+        ioc_diag_at(diag, m, "rules: each rule is a mapping with id, when, key, grade ...");
+        return IOC_ERULE;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const char *const *k = rule_keys;
+        while (*k && strcmp(*k, m->keys[i]->str) != 0) {
+            k++;
+        }
+        if (!*k) {
+            ioc_diag_at(diag, m->keys[i], "unknown key '%s' in rule (allowed: " ALLOWED_RULE ")",
+                        m->keys[i]->str);
+            bad = 1;
+        }
+    }
+    const struct ioc_ynode *n;
+    r.file = xstrdup(m->file);
+    r.line = m->line;
+    if (!r.file) {
+        return IOC_ENOMEM;
+    }
+    if (!(n = ioc_ymap_get(m, "id")) || n->kind != IOC_Y_SCALAR) {
+        ioc_diag_at(diag, n ? n : m, "rule: 'id' is required, e.g. id: flood.level");
+        bad = 1;
+    } else if (!valid_id(n->str)) {
+        ioc_diag_at(diag, n,
+                    "rule id '%s': use lower-case words joined by dots, e.g. flood.level", n->str);
+        bad = 1;
+    } else {
+        char *prev = ioc_map_get(&L->ids, n->str, n->len);
+        if (prev) {
+            ioc_diag_at(diag, n, "duplicate rule id '%s' (first defined at %s)", n->str, prev);
+            bad = 1;
+        } else {
+            char where[512];
+            snprintf(where, sizeof where, "%s:%d:%d", n->file, n->line, n->col);
+            char *w = strdup(where);
+            if (!w || ioc_map_put(&L->ids, n->str, n->len, w)) {
+                free(w);
+                rc = IOC_ENOMEM;
+                goto out;
+            }
+        }
+        if (!(r.id = strdup(n->str))) {
+            rc = IOC_ENOMEM;
+            goto out;
+        }
+    }
+    if ((n = ioc_ymap_get(m, "title"))) {
+        if (n->kind != IOC_Y_SCALAR) {
+            ioc_diag_at(diag, n, "title: expected a string");
+            bad = 1;
+        } else if ((rc = parse_title(&r, n, diag)) == IOC_ENOMEM) {
+            goto out;
+        } else if (rc) {
+            bad = 1;
+        }
+    } else if (r.id) {
+        struct ioc_ynode fake = {.kind = IOC_Y_SCALAR, .str = r.id, .len = strlen(r.id)};
+        if ((rc = parse_title(&r, &fake, diag)) != 0) {
+            goto out;
+        }
+    }
+    rc = 0;
+    if ((n = ioc_ymap_get(m, "category"))) {
+        if (n->kind != IOC_Y_SCALAR) {
+            ioc_diag_at(diag, n, "category: expected a CAP category such as Met, Infra, Fire");
+            bad = 1;
+        } else if (!(r.category = strdup(n->str))) {
+            rc = IOC_ENOMEM;
+            goto out;
+        }
+    }
+    if (!(n = ioc_ymap_get(m, "when"))) {
+        ioc_diag_at(diag, m, "rule%s%s: 'when' is required, e.g. when: source == \"sensor\"",
+                    r.id ? " " : "", r.id ? r.id : "");
+        bad = 1;
+    } else if (n->kind != IOC_Y_SCALAR) {
+        ioc_diag_at(diag, n, "when: expected an expression");
+        bad = 1;
+    } else {
+        struct ioc_expr_env env = {lookup_list, L->rs};
+        char err[256];
+        int col = 0;
+        if (ioc_expr_compile(n->str, &env, &r.when, &col, err, sizeof err) != 0) {
+            ioc_diag_add(diag, n->file, n->line, expr_col(n, col), "when: %s", err);
+            bad = 1;
+        }
+    }
+    if ((n = ioc_ymap_get(m, "key"))) {
+        char **names = NULL;
+        size_t nn = 0;
+        rc = parse_strings(n, "key", &names, &nn, diag);
+        r.key_names = names;
+        if (rc == IOC_ENOMEM) {
+            r.n_keys = nn;
+            goto out;
+        }
+        r.keys = calloc(nn ? nn : 1, sizeof *r.keys);
+        if (!r.keys) {
+            r.n_keys = nn;
+            rc = IOC_ENOMEM;
+            goto out;
+        }
+        r.n_keys = nn;
+        for (size_t i = 0; i < nn; i++) {
+            if (ioc_fieldref_parse(names[i], strlen(names[i]), &r.keys[i]) != 0) {
+                const struct ioc_ynode *at = n->kind == IOC_Y_SEQ ? n->items[i] : n;
+                ioc_diag_at(diag, at, "key: unknown field '%s'", names[i]);
+                bad = 1;
+            }
+        }
+        if (rc) {
+            bad = 1;
+        }
+        rc = 0;
+    }
+    if (!(n = ioc_ymap_get(m, "grade"))) {
+        ioc_diag_at(diag, m, "rule%s%s: 'grade' is required: 1..4 or {by, bands}", r.id ? " " : "",
+                    r.id ? r.id : "");
+        bad = 1;
+    } else if ((rc = parse_grade(&r, n, diag)) == IOC_ENOMEM) {
+        goto out;
+    } else if (rc) {
+        bad = 1;
+    }
+    rc = 0;
+    if ((n = ioc_ymap_get(m, "sop"))) {
+        if ((rc = parse_strings(n, "sop", &r.sop, &r.n_sop, diag)) == IOC_ENOMEM) {
+            goto out;
+        }
+        bad |= rc != 0;
+        rc = 0;
+    }
+    if ((n = ioc_ymap_get(m, "escalation"))) {
+        if (n->kind != IOC_Y_SCALAR) {
+            ioc_diag_at(diag, n, "escalation: expected the name of a policy");
+            bad = 1;
+        } else if (!(r.escalation = strdup(n->str))) {
+            rc = IOC_ENOMEM;
+            goto out;
+        }
+    }
+    if (bad) {
+        rc = IOC_ERULE;
+        goto out;
+    }
+    if (push((void **)&L->rs->rules, &L->rs->n, &L->cap_rules, sizeof *L->rs->rules)) {
+        rc = IOC_ENOMEM;
+        goto out;
+    }
+    r.index = (uint32_t)L->rs->n;
+    L->rs->rules[L->rs->n++] = r;
+    return 0;
+out:
+    rule_close(&r);
+    return rc;
+}
+
+static int load_doc(struct loader *L, const struct ioc_ynode *root)
+{
+    int bad = 0, rc;
+    if (root->kind != IOC_Y_MAP) {
+        ioc_diag_at(L->diag, root, "a rule file is a mapping with 'rules:' (and optional 'lists:')");
+        return IOC_ERULE;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = root->keys[i]->str;
+        if (strcmp(k, "lists") != 0 && strcmp(k, "rules") != 0) {
+            ioc_diag_at(L->diag, root->keys[i], "unknown key '%s' (allowed: " ALLOWED_TOP ")", k);
+            bad = 1;
+        }
+    }
+    const struct ioc_ynode *n;
+    if ((n = ioc_ymap_get(root, "lists")) && (rc = load_lists(L, n)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            return rc;
+        }
+        bad = 1;
+    }
+    if (!(n = ioc_ymap_get(root, "rules"))) {
+        ioc_diag_at(L->diag, root, "a rule file needs 'rules:', a list of rules");
+        return IOC_ERULE;
+    }
+    if (n->kind != IOC_Y_SEQ) {
+        ioc_diag_at(L->diag, n, "rules: expected a list of rules");
+        return IOC_ERULE;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        if ((rc = load_rule(L, n->items[i])) == IOC_ENOMEM) {
+            return rc;
+        }
+        bad |= rc != 0;
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+/* ---- index ---------------------------------------------------------------- */
+
+static int list_add(struct ioc_rule_list *l, uint32_t idx)
+{
+    uint32_t *n = realloc(l->idx, (l->n + 1) * sizeof *n);
+    if (!n) {
+        return IOC_ENOMEM;
+    }
+    l->idx = n;
+    l->idx[l->n++] = idx;
+    return 0;
+}
+
+static int build_index(struct ioc_ruleset *rs)
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        struct ioc_rule *r = &rs->rules[i];
+        const char *const *srcs, *const *types;
+        size_t ns = 0, nt = 0;
+        bool src_known = ioc_expr_constraint(r->when, IOC_F_SOURCE, &srcs, &ns);
+        bool type_known = ioc_expr_constraint(r->when, IOC_F_TYPE, &types, &nt);
+        for (int s = 0; s < IOC_SRC__COUNT; s++) {
+            if (src_known) {
+                bool hit = false;
+                for (size_t j = 0; j < ns; j++) {
+                    hit |= strcmp(srcs[j], ioc_source_name((enum ioc_source)s)) == 0;
+                }
+                if (!hit) {
+                    continue;
+                }
+            }
+            if (!type_known) {
+                if (list_add(&rs->any_type[s], r->index)) {
+                    return IOC_ENOMEM;
+                }
+                continue;
+            }
+            for (size_t j = 0; j < nt; j++) {
+                struct ioc_rule_list *l = ioc_map_get(&rs->by_type[s], types[j], strlen(types[j]));
+                if (!l) {
+                    if (!(l = calloc(1, sizeof *l)) ||
+                        ioc_map_put(&rs->by_type[s], types[j], strlen(types[j]), l)) {
+                        free(l);
+                        return IOC_ENOMEM;
+                    }
+                }
+                if (l->n == 0 || l->idx[l->n - 1] != r->index) {
+                    if (list_add(l, r->index)) {
+                        return IOC_ENOMEM;
+                    }
+                }
+            }
+        }
+    }
+    /* Merge the any-type rules into each typed list, keeping rule order. */
+    for (int s = 0; s < IOC_SRC__COUNT; s++) {
+        const struct ioc_rule_list *any = &rs->any_type[s];
+        void *val;
+        for (size_t it = 0; ioc_map_next(&rs->by_type[s], &it, NULL, NULL, &val);) {
+            struct ioc_rule_list *l = val;
+            uint32_t *merged = malloc((l->n + any->n) * sizeof *merged);
+            if (!merged) {
+                return IOC_ENOMEM;
+            }
+            size_t a = 0, b = 0, k = 0;
+            while (a < l->n || b < any->n) {
+                if (b >= any->n || (a < l->n && l->idx[a] < any->idx[b])) {
+                    merged[k++] = l->idx[a++];
+                } else {
+                    merged[k++] = any->idx[b++];
+                }
+            }
+            free(l->idx);
+            l->idx = merged;
+            l->n = k;
+        }
+    }
+    return 0;
+}
+
+const struct ioc_rule_list *ioc__ruleset_candidates(const struct ioc_ruleset *rs,
+                                                    enum ioc_source src, const char *type)
+{
+    const struct ioc_rule_list *l = ioc_map_get(&rs->by_type[src], type, strlen(type));
+    return l ? l : &rs->any_type[src];
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+static void ids_close(struct ioc_map *ids)
+{
+    void *v;
+    for (size_t it = 0; ioc_map_next(ids, &it, NULL, NULL, &v);) {
+        free(v);
+    }
+    ioc_map_close(ids);
+}
+
+int ioc_ruleset_load(const char *const *paths, size_t n, struct ioc_ruleset **out,
+                     struct ioc_diag *diag)
+{
+    struct loader L;
+    memset(&L, 0, sizeof L);
+    L.diag = diag;
+    ioc_map_init(&L.ids);
+    int rc = 0, bad = 0;
+    uint64_t h = 1469598103934665603ULL;
+    *out = NULL;
+    struct ioc_ruleset *rs = calloc(1, sizeof *rs);
+    if (!rs) {
+        return IOC_ENOMEM;
+    }
+    L.rs = rs;
+    for (int s = 0; s < IOC_SRC__COUNT; s++) {
+        ioc_map_init(&rs->by_type[s]);
+    }
+    rc = expand_paths(paths, n, &rs->files, &rs->n_files, diag);
+    if (rc == IOC_ENOMEM) {
+        goto fail;
+    }
+    bad = rc != 0;
+    cJSON *files = cJSON_CreateArray();
+    if (!files) {
+        rc = IOC_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < rs->n_files; i++) {
+        cJSON_AddItemToArray(files, cJSON_CreateString(rs->files[i]));
+        size_t len = 0;
+        char *text = read_file(rs->files[i], &len);
+        if (!text) {
+            ioc_diag_add(diag, rs->files[i], 0, 0, "cannot read: %s", strerror(errno));
+            bad = 1;
+            continue;
+        }
+        for (size_t j = 0; j < len; j++) {
+            h = (h ^ (unsigned char)text[j]) * 1099511628211ULL;
+        }
+        struct ioc_ynode *root = NULL;
+        rc = ioc_yaml_parse(rs->files[i], text, len, &root, diag);
+        free(text);
+        if (rc != 0) {
+            bad = 1;
+            continue;
+        }
+        rc = load_doc(&L, root);
+        ioc_yaml_free(root);
+        if (rc == IOC_ENOMEM) {
+            cJSON_Delete(files);
+            goto fail;
+        }
+        bad |= rc != 0;
+    }
+    rs->files_json = cJSON_PrintUnformatted(files);
+    cJSON_Delete(files);
+    snprintf(rs->hash, sizeof rs->hash, "%016llx", (unsigned long long)h);
+    if (bad) {
+        rc = IOC_ERULE;
+        goto fail;
+    }
+    if (rs->n_files == 0) {
+        ioc_diag_add(diag, n ? paths[0] : "rules", 0, 0, "no rule files (*.yaml) found");
+        rc = IOC_ERULE;
+        goto fail;
+    }
+    if (!rs->files_json || (rc = build_index(rs)) != 0) {
+        rc = IOC_ENOMEM;
+        goto fail;
+    }
+    ids_close(&L.ids);
+    *out = rs;
+    return 0;
+fail:
+    ids_close(&L.ids);
+    ioc_ruleset_free(rs);
+    return rc ? rc : IOC_ERULE;
+}
+
+void ioc_ruleset_free(struct ioc_ruleset *rs)
+{
+    if (!rs) {
+        return;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        rule_close(&rs->rules[i]);
+    }
+    free(rs->rules);
+    for (size_t i = 0; i < rs->n_lists; i++) {
+        for (size_t j = 0; j < rs->lists[i].n; j++) {
+            free((char *)rs->lists[i].items[j].str);
+        }
+        free((void *)rs->lists[i].items);
+        free((char *)rs->lists[i].name);
+    }
+    free(rs->lists);
+    for (size_t i = 0; i < rs->n_files; i++) {
+        free(rs->files[i]);
+    }
+    free(rs->files);
+    free(rs->files_json);
+    for (int s = 0; s < IOC_SRC__COUNT; s++) {
+        void *v;
+        for (size_t it = 0; ioc_map_next(&rs->by_type[s], &it, NULL, NULL, &v);) {
+            free(((struct ioc_rule_list *)v)->idx);
+            free(v);
+        }
+        ioc_map_close(&rs->by_type[s]);
+        free(rs->any_type[s].idx);
+    }
+    free(rs);
+}
+
+size_t ioc_ruleset_count(const struct ioc_ruleset *rs)
+{
+    return rs ? rs->n : 0;
+}
+
+const char *ioc_ruleset_hash(const struct ioc_ruleset *rs)
+{
+    return rs->hash;
+}
+
+const char *ioc_ruleset_files_json(const struct ioc_ruleset *rs)
+{
+    return rs->files_json ? rs->files_json : "[]";
+}
+
+/* ---- per event ------------------------------------------------------------ */
+
+static int band_holds(const struct ioc_band *b, double v)
+{
+    switch (b->op) {
+    case IOC_BAND_GE:
+        return v >= b->v;
+    case IOC_BAND_GT:
+        return v > b->v;
+    case IOC_BAND_LE:
+        return v <= b->v;
+    case IOC_BAND_LT:
+        return v < b->v;
+    }
+    return 0;
+}
+
+int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count)
+{
+    double v;
+    switch (r->grade.by) {
+    case IOC_BY_FIXED:
+        return r->grade.fixed;
+    case IOC_BY_COUNT:
+        v = (double)count;
+        break;
+    case IOC_BY_FIELD: {
+        struct ioc_value x = ioc_event_get(ev, &r->grade.ref);
+        if (x.t != IOC_V_NUM) {
+            return 0;
+        }
+        v = x.num;
+        break;
+    }
+    default:
+        return 0;
+    }
+    int best = 0;
+    for (size_t i = 0; i < r->grade.n_bands; i++) {
+        const struct ioc_band *b = &r->grade.bands[i];
+        if (band_holds(b, v) && (best == 0 || b->grade < best)) {
+            best = b->grade;
+        }
+    }
+    return best;
+}
+
+static size_t put(char *buf, size_t used, size_t n, const char *s, size_t len)
+{
+    if (used + 1 >= n) {
+        return used;
+    }
+    size_t room = n - 1 - used;
+    if (len > room) {
+        len = room;
+    }
+    memcpy(buf + used, s, len);
+    return used + len;
+}
+
+void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count,
+                     char *buf, size_t n)
+{
+    size_t used = 0;
+    char num[64];
+    if (n == 0) {
+        return;
+    }
+    for (size_t i = 0; i < r->n_title; i++) {
+        const struct ioc_tpl_part *p = &r->title[i];
+        if (p->kind == IOC_TPL_TEXT) {
+            used = put(buf, used, n, p->text, p->len);
+        } else if (p->kind == IOC_TPL_COUNT) {
+            int w = snprintf(num, sizeof num, "%lld", (long long)count);
+            used = put(buf, used, n, num, (size_t)w);
+        } else {
+            struct ioc_value v = ioc_event_get(ev, &p->ref);
+            if (v.t == IOC_V_STR) {
+                used = put(buf, used, n, v.str, v.len);
+            } else if (v.t == IOC_V_NUM) {
+                int w = snprintf(num, sizeof num, "%.10g", v.num);
+                used = put(buf, used, n, num, (size_t)w);
+            } else if (v.t == IOC_V_BOOL) {
+                used = put(buf, used, n, v.num ? "true" : "false", v.num ? 4 : 5);
+            } else {
+                used = put(buf, used, n, "?", 1);
+            }
+        }
+    }
+    /* Never cut a UTF-8 sequence in half (Thai text is common): drop a last
+     * character whose bytes did not all fit. */
+    if (used > 0 && ((unsigned char)buf[used - 1] & 0x80)) {
+        size_t start = used - 1;
+        while (start > 0 && ((unsigned char)buf[start] & 0xC0) == 0x80) {
+            start--;
+        }
+        unsigned char lead = (unsigned char)buf[start];
+        size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (used - start < need) {
+            used = start;
+        }
+    }
+    buf[used] = 0;
+}

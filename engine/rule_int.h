@@ -1,0 +1,96 @@
+/*
+ * rule_int.h — the compiled form of rules, shared by rule.c (which builds
+ * it) and engine.c (which runs it). Not a public header: plugins and tools
+ * see rules only through rule.h.
+ */
+#ifndef IOC_RULE_INT_H
+#define IOC_RULE_INT_H
+
+#include <stdint.h>
+
+#include "ioc/event.h"
+#include "ioc/expr.h"
+#include "ioc/map.h"
+#include "ioc/rule.h"
+
+enum ioc_band_op { IOC_BAND_GE, IOC_BAND_GT, IOC_BAND_LE, IOC_BAND_LT };
+
+struct ioc_band {
+    enum ioc_band_op op;
+    double v;
+    int grade;
+};
+
+enum ioc_grade_by { IOC_BY_FIXED, IOC_BY_FIELD, IOC_BY_COUNT };
+
+struct ioc_grade_spec {
+    enum ioc_grade_by by;
+    int fixed;               /* IOC_BY_FIXED */
+    struct ioc_fieldref ref; /* IOC_BY_FIELD */
+    struct ioc_band *bands;
+    size_t n_bands;
+};
+
+/* A title template: literal text and ${...} placeholders, split at load. */
+enum ioc_tpl_kind { IOC_TPL_TEXT, IOC_TPL_FIELD, IOC_TPL_COUNT };
+
+struct ioc_tpl_part {
+    enum ioc_tpl_kind kind;
+    char *text; /* IOC_TPL_TEXT */
+    size_t len;
+    struct ioc_fieldref ref; /* IOC_TPL_FIELD */
+};
+
+struct ioc_rule {
+    uint32_t index; /* position in the set */
+    char *id;
+    char *file; /* where it was defined */
+    int line;
+    char *category;
+    struct ioc_tpl_part *title;
+    size_t n_title;
+    struct ioc_expr *when;
+    struct ioc_fieldref *keys;
+    char **key_names;
+    size_t n_keys;
+    struct ioc_grade_spec grade;
+    char **sop;
+    size_t n_sop;
+    char *escalation;
+};
+
+/* Candidate rules for one (source, type): indices into rules, ascending. */
+struct ioc_rule_list {
+    uint32_t *idx;
+    size_t n;
+};
+
+struct ioc_ruleset {
+    struct ioc_rule *rules;
+    size_t n;
+    struct ioc_literal *list_items; /* storage of all lists' items */
+    struct ioc_list *lists;
+    size_t n_lists;
+    char **files;
+    size_t n_files;
+    char hash[17];
+    char *files_json;
+    /* The index: for each source, type -> struct ioc_rule_list*, and the
+     * list for types no rule names. */
+    struct ioc_map by_type[IOC_SRC__COUNT];
+    struct ioc_rule_list any_type[IOC_SRC__COUNT];
+};
+
+/* The rules that may match an event of this source and type. */
+const struct ioc_rule_list *ioc__ruleset_candidates(const struct ioc_ruleset *rs,
+                                                    enum ioc_source src, const char *type);
+
+/* The grade an event (with count matches so far) gives under a rule's grade
+ * spec: 1..4, or 0 when no band holds. */
+int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count);
+
+/* Renders the title into buf (NUL-terminated, truncated to n). */
+void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count,
+                     char *buf, size_t n);
+
+#endif

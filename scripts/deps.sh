@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages the build, the tests and the demo need, and
+# only those that are missing: `dpkg -s` tells whether a package is really
+# installed, and `apt-get update` runs first because a fresh machine has no
+# package lists yet.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libcjson-dev \
+libyaml-dev libncurses-dev sqlite3 tzdata"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+echo "deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
