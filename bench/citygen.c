@@ -641,9 +641,9 @@ struct scripted {
     const char *device; /* cctv: borrows the camera's id */
     double lat, lon;
     double score;
-    const char *channel;
     const char *text;
     int depth_cm; /* > 0: attrs.depth_cm */
+    size_t seq;   /* insertion order: breaks ties in time */
     int truth[2]; /* truths this event makes true, or -1 */
 };
 
@@ -660,7 +660,6 @@ struct truth {
 };
 
 struct plan {
-    bool flood, burst, smoke, silent, power;
     size_t flood_zone, burst_zone, smoke_zone, silent_zone, power_zone;
     int64_t flood_t0, burst_t0, smoke_t0, silent_from, silent_to, power_t0;
 };
@@ -1104,20 +1103,62 @@ static const char *const CTYPE_NAMES[CT__COUNT] = {
 
 /* What residents actually write; a few phrasings per type. */
 static const char *const CTYPE_TEXTS[CT__COUNT][5] = {
-    [CT_WATER_OUTAGE] = {"น้ำไม่ไหลตั้งแต่เช้า", "น้ำประปาไม่ไหลทั้งหมู่บ้าน", "น้ำไหลอ่อนมาก เปิดก๊อกแทบไม่ออก",
-                         "ท่อประปาแตก น้ำพุ่งกลางถนน", "น้ำไม่ไหลมา 3 ชั่วโมงแล้ว ไม่มีน้ำใช้"},
-    [CT_POWER_OUTAGE] = {"ไฟดับทั้งซอย", "ไฟดับมา 2 ชั่วโมงแล้ว", "หม้อแปลงระเบิด ไฟดับหลายหลัง",
-                         "ไฟตกแล้วก็ดับ ไฟจราจรไม่ทำงาน", "สายไฟขาด ไฟดับทั้งแถว"},
-    [CT_FLOODING] = {"น้ำท่วมถนนสูง 30 ซม.", "น้ำท่วมขังหน้าบ้าน รถเล็กผ่านไม่ได้", "ท่อระบายน้ำอุดตัน น้ำไม่ลง",
-                     "น้ำเข้าบ้านแล้ว ช่วยด้วย", "ฝนตกหนัก น้ำท่วมซอย"},
-    [CT_FIRE] = {"มีควันไฟออกจากอาคาร", "ไฟไหม้บ้านในซอย", "ได้กลิ่นไหม้ มีควันดำลอยขึ้น", "ไฟไหม้หญ้าข้างทาง",
-                 "มีควันไฟออกจากอาคาร"},
-    [CT_ROAD_DAMAGE] = {"ถนนเป็นหลุมใหญ่ รถตกหลุม", "ฝาท่อหาย อันตรายมาก", "ถนนทรุดหน้าตลาด",
-                        "ทางเท้าพัง เดินไม่ได้", "ไฟส่องสว่างเสีย ถนนมืด"},
-    [CT_GARBAGE] = {"ขยะไม่มีคนมาเก็บ 3 วันแล้ว", "มีคนทิ้งขยะริมคลอง", "ถังขยะล้น ส่งกลิ่นเหม็น",
-                    "ขยะกองใหญ่ริมถนน", "ขยะอุดท่อระบายน้ำ"},
-    [CT_NOISE] = {"เสียงดังจากร้านเหล้าหลังเที่ยงคืน", "ก่อสร้างเสียงดังตอนกลางคืน", "รถแต่งท่อเสียงดังทุกคืน",
-                  "เปิดเพลงเสียงดังมาก", "สุนัขเห่าทั้งคืน"},
+    [CT_WATER_OUTAGE] =
+        {
+            "น้ำไม่ไหลตั้งแต่เช้า",
+            "น้ำประปาไม่ไหลทั้งหมู่บ้าน",
+            "น้ำไหลอ่อนมาก เปิดก๊อกแทบไม่ออก",
+            "ท่อประปาแตก น้ำพุ่งกลางถนน",
+            "น้ำไม่ไหลมา 3 ชั่วโมงแล้ว ไม่มีน้ำใช้",
+        },
+    [CT_POWER_OUTAGE] =
+        {
+            "ไฟดับทั้งซอย",
+            "ไฟดับมา 2 ชั่วโมงแล้ว",
+            "ไฟดับเป็นพักๆ ตั้งแต่เมื่อคืน",
+            "ไฟตกแล้วก็ดับ ไฟจราจรไม่ทำงาน",
+            "ไฟดับทั้งหมู่บ้าน ไม่มีแจ้งล่วงหน้า",
+        },
+    [CT_FLOODING] =
+        {
+            "น้ำท่วมถนนสูง 30 ซม.",
+            "น้ำท่วมขังหน้าบ้าน รถเล็กผ่านไม่ได้",
+            "ท่อระบายน้ำอุดตัน น้ำไม่ลง",
+            "น้ำเข้าบ้านแล้ว ช่วยด้วย",
+            "ฝนตกหนัก น้ำท่วมซอย",
+        },
+    [CT_FIRE] =
+        {
+            "มีควันไฟออกจากอาคาร",
+            "ไฟไหม้บ้านในซอย",
+            "ได้กลิ่นไหม้ มีควันดำลอยขึ้น",
+            "ไฟไหม้หญ้าข้างทาง",
+            "มีควันไฟออกจากอาคาร",
+        },
+    [CT_ROAD_DAMAGE] =
+        {
+            "ถนนเป็นหลุมใหญ่ รถตกหลุม",
+            "ฝาท่อหาย อันตรายมาก",
+            "ถนนทรุดหน้าตลาด",
+            "ทางเท้าพัง เดินไม่ได้",
+            "ไฟส่องสว่างเสีย ถนนมืด",
+        },
+    [CT_GARBAGE] =
+        {
+            "ขยะไม่มีคนมาเก็บ 3 วันแล้ว",
+            "มีคนทิ้งขยะริมคลอง",
+            "ถังขยะล้น ส่งกลิ่นเหม็น",
+            "ขยะกองใหญ่ริมถนน",
+            "ขยะอุดท่อระบายน้ำ",
+        },
+    [CT_NOISE] =
+        {
+            "เสียงดังจากร้านเหล้าหลังเที่ยงคืน",
+            "ก่อสร้างเสียงดังตอนกลางคืน",
+            "รถแต่งท่อเสียงดังทุกคืน",
+            "เปิดเพลงเสียงดังมาก",
+            "สุนัขเห่าทั้งคืน",
+        },
 };
 
 static const char *const CHANNELS[] = {"traffy", "line", "app", "phone"};
@@ -1171,8 +1212,8 @@ static int cmp_scripted(const void *a, const void *b)
     if (x->ts != y->ts) {
         return x->ts < y->ts ? -1 : 1;
     }
-    /* Equal times keep insertion order: compare addresses (qsort is unstable). */
-    return x < y ? -1 : x > y;
+    /* qsort is not stable: equal times keep the order they were scripted in. */
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 static struct scripted *script_add(struct gen *g, int64_t ts, size_t zone, const char *type)
@@ -1182,7 +1223,8 @@ static struct scripted *script_add(struct gen *g, int64_t ts, size_t zone, const
         exit(1);
     }
     struct scripted *s = &g->script[g->nscript++];
-    *s = (struct scripted){.ts = ts, .type = type, .zone = zone, .truth = {-1, -1}};
+    *s = (struct scripted){
+        .ts = ts, .type = type, .zone = zone, .seq = g->nscript, .truth = {-1, -1}};
     return s;
 }
 
@@ -1271,10 +1313,10 @@ static void plan_scenarios(struct gen *g)
         }
     }
     p->flood_zone = perm[fz_pos];
-    size_t others[4], k = 0;
-    for (size_t i = 0; k < 4; i++) {
-        size_t z = perm[(fz_pos + 1 + i) % n];
-        others[k++] = z; /* wraps, and reuses the flood zone, only with < 5 zones */
+    size_t others[4];
+    for (size_t i = 0; i < 4; i++) {
+        /* Wraps, and so shares zones (even the flood zone), only with fewer than 5 zones. */
+        others[i] = perm[(fz_pos + 1 + i) % n];
     }
     p->burst_zone = others[0];
     p->smoke_zone = others[1];
@@ -1297,7 +1339,6 @@ static void plan_scenarios(struct gen *g)
     struct sensor *fl = find_sensor(g, SENSOR_LEVEL, p->flood_zone, 0);
     if (fl != NULL) {
         const struct zone *z = &g->zones[p->flood_zone];
-        p->flood = true;
         fl->overlay = OV_FLOOD_MAIN;
         fl->truth = add_truth(g, "flood", "flood.level", "device", fl->device, p->flood_zone, 1);
         struct sensor *side = find_sensor(g, SENSOR_LEVEL, p->flood_zone, 1);
@@ -1326,7 +1367,6 @@ static void plan_scenarios(struct gen *g)
     struct sensor *pr = find_sensor(g, SENSOR_PRESSURE, p->burst_zone, 0);
     if (pr != NULL) {
         const struct zone *z = &g->zones[p->burst_zone];
-        p->burst = true;
         pr->overlay = OV_BURST_MAIN;
         pr->truth = add_truth(g, "burst_main", "water.pressure.low", "device", pr->device,
                               p->burst_zone, 1);
@@ -1354,7 +1394,6 @@ static void plan_scenarios(struct gen *g)
     struct camera *cam = find_camera(g, p->smoke_zone);
     if (cam != NULL) {
         const struct zone *z = &g->zones[p->smoke_zone];
-        p->smoke = true;
         cam->next_toggle = NEVER; /* the scenario needs this camera online */
         int64_t t0 = p->smoke_t0;
         struct scripted *s = script_add(g, t0, p->smoke_zone, "smoke");
@@ -1394,7 +1433,6 @@ static void plan_scenarios(struct gen *g)
         quiet = find_sensor(g, SENSOR_PRESSURE, p->silent_zone, g->o.pressure_sensors - 1);
     }
     if (quiet != NULL && quiet->overlay == OV_NONE) {
-        p->silent = true;
         quiet->silent_target = true;
         /* Not shipped yet: the absence rule of DESIGN §6. */
         quiet->truth = add_truth(g, "sensor_silent", "sensor.silent", "device", quiet->device,
@@ -1409,9 +1447,13 @@ static void plan_scenarios(struct gen *g)
         const struct zone *z = &g->zones[p->power_zone];
         double lat = z->lat + rng_range(&r, -0.006, 0.006);
         double lon = z->lon + rng_range(&r, -0.006, 0.006);
-        p->power = true;
         struct scripted *c = script_complaints(g, &r, 14, p->power_t0, 40 * MS_PER_MIN,
                                                p->power_zone, CT_POWER_OUTAGE, lat, lon);
+        /* Those who saw it say so; complaint.electrical_hazard reads the text. */
+        c[1].text = "หม้อแปลงระเบิด ไฟดับหลายหลัง";
+        c[1].truth[0] = add_truth(g, "power_cluster", "complaint.electrical_hazard", "zone", z->id,
+                                  p->power_zone, 2);
+        c[5].text = "เสียงดังที่เสาไฟ สายไฟขาด ไฟดับทั้งซอย";
         c[11].truth[0] = add_truth(g, "power_cluster", "complaint.power_outage", "zone", z->id,
                                    p->power_zone, 2);
     }

@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,8 +120,8 @@ int ioc_time_parse(const char *s, int64_t *out_ms)
         return IOC_EINVAL;
     }
     /* Leap seconds (":60") are refused: epoch time cannot hold them. */
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 59 || oh > 23 || om > 59) {
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 ||
+        oh > 23 || om > 59) {
         return IOC_EINVAL;
     }
     int64_t secs = days_from_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
@@ -349,17 +350,26 @@ struct scan {
     size_t utf8_bad; /* offset of the first bad UTF-8 byte, or (size_t)-1 */
     size_t json_bad; /* offset of the first bad JSON token, or (size_t)-1 */
     const char *why;
+    size_t str_open; /* where an unterminated string starts, or (size_t)-1 */
+    size_t depth;    /* objects and arrays left open at the end */
 };
 
+/* Bracket kinds of open containers, one bit each ('[' = 1), so a closing
+ * bracket of the wrong kind is caught at its byte. Deeper than this, cJSON's
+ * own nesting limit (1000) rejects the message anyway. */
+#define BRACKET_BITS 1024
+
 /* One pass: UTF-8 over everything, and JSON tokens until the first bad one
- * (after that only the UTF-8 verdict can change, and it wins). */
+ * (after that only the UTF-8 verdict can change, and it wins). A token fault
+ * never moves i past the fault, so every byte still gets the UTF-8 check. */
 static void scan_bytes(const unsigned char *s, size_t len, struct scan *r)
 {
     const size_t none = (size_t)-1;
     r->utf8_bad = r->json_bad = none;
     r->why = NULL;
-    size_t i = 0;
+    size_t i = 0, depth = 0, str_start = 0;
     bool in_str = false;
+    uint64_t kinds[BRACKET_BITS / 64];
     if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) {
         i = 3; /* a byte order mark; cJSON skips it too */
     }
@@ -394,8 +404,9 @@ static void scan_bytes(const unsigned char *s, size_t len, struct scan *r)
                     } else if (memcmp(s + i + 2, "0000", 4) == 0) {
                         /* Strings are C strings from here on; U+0000 would cut one short. */
                         r->json_bad = i, r->why = "\\u0000 is not allowed in strings";
+                    } else {
+                        i += 6;
                     }
-                    i += 6;
                 } else if (e && strchr("\"\\/bfnrt", e)) {
                     i += 2;
                 } else {
@@ -414,20 +425,40 @@ static void scan_bytes(const unsigned char *s, size_t len, struct scan *r)
             continue;
         }
         switch (c) {
+        case '{':
+        case '[':
+            if (depth < BRACKET_BITS) {
+                uint64_t bit = UINT64_C(1) << (depth % 64);
+                kinds[depth / 64] = c == '[' ? kinds[depth / 64] | bit : kinds[depth / 64] & ~bit;
+            }
+            depth++;
+            i++;
+            break;
+        case '}':
+        case ']':
+            if (depth == 0) {
+                r->json_bad = i, r->why = "unmatched closing bracket";
+                break;
+            }
+            depth--;
+            if (depth < BRACKET_BITS &&
+                ((kinds[depth / 64] >> (depth % 64)) & 1) != (uint64_t)(c == ']')) {
+                r->json_bad = i, r->why = c == '}' ? "'}' closes an array" : "']' closes an object";
+                break;
+            }
+            i++;
+            break;
         case ' ':
         case '\t':
         case '\n':
         case '\r':
-        case '{':
-        case '}':
-        case '[':
-        case ']':
         case ',':
         case ':':
             i++;
             break;
         case '"':
             in_str = true;
+            str_start = i;
             i++;
             break;
         case 't':
@@ -435,10 +466,12 @@ static void scan_bytes(const unsigned char *s, size_t len, struct scan *r)
         case 'n': {
             const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
             size_t wl = strlen(word);
-            if (len - i < wl || memcmp(s + i, word, wl) != 0 || (len - i > wl && is_word(s[i + wl]))) {
+            if (len - i < wl || memcmp(s + i, word, wl) != 0 ||
+                (len - i > wl && is_word(s[i + wl]))) {
                 r->json_bad = i, r->why = "unexpected word";
+            } else {
+                i += wl;
             }
-            i += wl;
             break;
         }
         default:
@@ -455,6 +488,8 @@ static void scan_bytes(const unsigned char *s, size_t len, struct scan *r)
             break;
         }
     }
+    r->str_open = in_str ? str_start : none;
+    r->depth = depth;
 }
 
 static const cJSON *str_or_null(const cJSON *it)
@@ -566,8 +601,8 @@ int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int
         reason[0] = '\0';
     }
     if (len > d->max_bytes) {
-        return say(reason, reasonlen, IOC_ETOOBIG, "message of %zu bytes is over the %zu-byte limit",
-                   len, d->max_bytes);
+        return say(reason, reasonlen, IOC_ETOOBIG,
+                   "message of %zu bytes is over the %zu-byte limit", len, d->max_bytes);
     }
     struct scan sc;
     scan_bytes((const unsigned char *)bytes, len, &sc);
@@ -582,8 +617,21 @@ int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int
     cJSON *root = len > 0 ? cJSON_ParseWithLengthOpts(bytes, len, &end, false) : NULL;
     if (!root) {
         size_t at = end && end >= bytes && end <= bytes + len ? (size_t)(end - bytes) : 0;
-        return say(reason, reasonlen, IOC_EJSON, "invalid JSON at byte %zu%s", at,
-                   len == 0 ? ": empty message" : "");
+        if (len == 0) {
+            return say(reason, reasonlen, IOC_EJSON, "invalid JSON at byte 0: empty message");
+        }
+        if (sc.str_open != (size_t)-1) {
+            return say(reason, reasonlen, IOC_EJSON,
+                       "invalid JSON at byte %zu: unterminated string", sc.str_open);
+        }
+        /* cJSON reports an error past the end on the last byte. When that
+         * byte cannot be the fault itself, the message was cut short. */
+        char last = bytes[len - 1];
+        if (sc.depth > 0 && at + 1 >= len && strchr(" \t\r\n,:[{", last)) {
+            return say(reason, reasonlen, IOC_EJSON,
+                       "invalid JSON at byte %zu: unexpected end of message", len);
+        }
+        return say(reason, reasonlen, IOC_EJSON, "invalid JSON at byte %zu", at);
     }
     int rc;
     /* cJSON stops after one value; anything but whitespace after it is a

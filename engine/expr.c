@@ -517,8 +517,7 @@ static int lex_number(struct parser *p, size_t start)
         while (i < p->len && (is_word(t[i]) || t[i] == '.')) {
             i++;
         }
-        return fail(p, IOC_EEXPR, start, "'%.*s' is not a number", (int)(i - start),
-                    t + start);
+        return fail(p, IOC_EEXPR, start, "'%.*s' is not a number", (int)(i - start), t + start);
     }
     if (i - start >= sizeof(buf)) {
         return fail(p, IOC_EEXPR, start, "number too long");
@@ -757,8 +756,8 @@ static int unknown_field(struct parser *p, const struct tok *tk)
     if ((tk->len == 3 && memcmp(name, "and", 3) == 0) ||
         (tk->len == 2 && memcmp(name, "or", 2) == 0) ||
         (tk->len == 3 && memcmp(name, "not", 3) == 0)) {
-        return fail(p, IOC_EEXPR, tk->off, "'%.*s' is not an operator; use && (and), || (or), ! (not)",
-                    n, name);
+        return fail(p, IOC_EEXPR, tk->off,
+                    "'%.*s' is not an operator; use && (and), || (or), ! (not)", n, name);
     }
     if (tk->len == 5 && memcmp(name, "attrs", 5) == 0) {
         return fail(p, IOC_EFIELD, tk->off,
@@ -851,8 +850,7 @@ static void describe(const struct parser *p, const struct tok *tk, char *buf, si
 
 static bool starts_operand(enum tk k)
 {
-    return k == T_IDENT || k == T_NUM || k == T_STR || k == T_TRUE || k == T_FALSE ||
-           k == T_LPAREN;
+    return k == T_IDENT || k == T_NUM || k == T_STR || k == T_TRUE || k == T_FALSE || k == T_LPAREN;
 }
 
 static int parse_operand(struct parser *p, struct opd *o)
@@ -961,8 +959,8 @@ static int parse_list(struct parser *p, const struct opd *l, uint32_t *set_idx)
                         p->text + tk.off, n, p->text + tk.off);
         } else {
             describe(p, &tk, got, sizeof(got));
-            return fail(p, IOC_EEXPR, tk.off, "expected a number or a quoted string in the list, got %s",
-                        got);
+            return fail(p, IOC_EEXPR, tk.off,
+                        "expected a number or a quoted string in the list, got %s", got);
         }
         if (next(p) < 0) {
             return p->rc;
@@ -1046,8 +1044,8 @@ static int parse_regex(struct parser *p, uint32_t *re_idx)
 
     if (tk.kind != T_STR) {
         describe(p, &tk, got, sizeof(got));
-        return fail(p, IOC_EEXPR, tk.off,
-                    "expected a quoted regular expression after '=~', got %s", got);
+        return fail(p, IOC_EEXPR, tk.off, "expected a quoted regular expression after '=~', got %s",
+                    got);
     }
     if (add_string(p, &tk, &off, &len) < 0) {
         return p->rc;
@@ -1060,6 +1058,10 @@ static int parse_regex(struct parser *p, uint32_t *re_idx)
         return nomem(p);
     }
     err = regcomp(re, x->strs + off, REG_EXTENDED | REG_NOSUB);
+    if (err == REG_ESPACE) {
+        free(re);
+        return nomem(p);
+    }
     if (err != 0) {
         char why[128];
         regerror(err, re, why, sizeof(why));
@@ -1176,9 +1178,8 @@ static int parse_not(struct parser *p, uint32_t *out)
 
 /* term ( OP term )* for one of && and ||, built right-deep: each new node is
  * hung in the right slot ("hole") of the previous one. */
-static int parse_chain(struct parser *p, enum tk tk, enum op op, int (*term)(struct parser *,
-                                                                            uint32_t *),
-                       uint32_t *out)
+static int parse_chain(struct parser *p, enum tk tk, enum op op,
+                       int (*term)(struct parser *, uint32_t *), uint32_t *out)
 {
     struct node nd;
     uint32_t first, hole, item, idx;
@@ -1361,8 +1362,12 @@ static int finish(struct ioc_expr *x)
     }
     for (uint32_t i = 0; i < x->n_sets; i++) {
         const struct set *s = &x->sets[i];
-        qsort(x->set_strs + s->s0, s->ns, sizeof(struct sref), sref_order);
-        qsort(x->set_nums + s->n0, s->nn, sizeof(double), num_order);
+        if (s->ns > 1) {
+            qsort(x->set_strs + s->s0, s->ns, sizeof(struct sref), sref_order);
+        }
+        if (s->nn > 1) {
+            qsort(x->set_nums + s->n0, s->nn, sizeof(double), num_order);
+        }
     }
     for (int k = 0; k < 2; k++) {
         struct strset t;
@@ -1419,9 +1424,16 @@ int ioc_expr_compile(const char *text, const struct ioc_expr_env *env, struct io
         goto fail;
     }
     if (p.tok.kind != T_END) {
+        const char *hint = "";
+        if (p.tok.kind == T_IDENT && p.tok.len == 3 && memcmp(p.text + p.tok.off, "and", 3) == 0) {
+            hint = " (write && for 'and')";
+        } else if (p.tok.kind == T_IDENT && p.tok.len == 2 &&
+                   memcmp(p.text + p.tok.off, "or", 2) == 0) {
+            hint = " (write || for 'or')";
+        }
         describe(&p, &p.tok, got, sizeof(got));
-        fail(&p, IOC_EEXPR, p.tok.off, "expected &&, || or the end of the expression, got %s",
-             got);
+        fail(&p, IOC_EEXPR, p.tok.off, "expected &&, || or the end of the expression, got %s%s",
+             got, hint);
         goto fail;
     }
     if (finish(p.x) < 0) {

@@ -83,7 +83,7 @@ struct prop {
 
 struct node {
     struct node *next_alloc;
-    unsigned types; /* TY_* accepted; 0 when there is no `type` */
+    unsigned types;                     /* TY_* accepted; 0 when there is no `type` */
     unsigned char type_order[TY_COUNT]; /* type_names indexes as the schema lists them */
     unsigned char ntypes;
     unsigned flags; /* F_* */
@@ -436,8 +436,7 @@ static int check_string(const struct node *n, const cJSON *v, const struct path 
     return 0;
 }
 
-static int check_array(const struct node *n, const cJSON *v, const struct path *p,
-                       struct vctx *c)
+static int check_array(const struct node *n, const cJSON *v, const struct path *p, struct vctx *c)
 {
     if (n->flags & (F_MINITEMS | F_MAXITEMS)) {
         size_t count = (size_t)cJSON_GetArraySize(v);
@@ -474,8 +473,7 @@ static int find_prop(const struct node *n, const char *key)
     return -1;
 }
 
-static int check_object(const struct node *n, const cJSON *v, const struct path *p,
-                        struct vctx *c)
+static int check_object(const struct node *n, const cJSON *v, const struct path *p, struct vctx *c)
 {
     if (n->nprops == 0 && n->addl == ADDL_ANY) {
         return 0; /* e.g. attrs: nothing to look at */
@@ -688,8 +686,8 @@ static int check(const struct node *n, const cJSON *v, const struct path *p, str
                     first = i;
                 } else {
                     struct sb b = reason_start(c, p);
-                    sb_printf(&b, "matches more than one alternative of oneOf (%zu and %zu)",
-                              first, i);
+                    sb_printf(&b, "matches more than one alternative of oneOf (%zu and %zu)", first,
+                              i);
                     goto out;
                 }
             }
@@ -721,8 +719,7 @@ out:
     return rc;
 }
 
-int ioc_schema_validate(const struct ioc_schema *s, const struct cJSON *doc, char *reason,
-                        size_t n)
+int ioc_schema_validate(const struct ioc_schema *s, const struct cJSON *doc, char *reason, size_t n)
 {
     struct vctx c = {n > 0 ? reason : NULL, n, 0};
     if (c.reason) {
@@ -848,8 +845,9 @@ static int parse_types(struct comp *c, const cJSON *j, const struct jptr *at, st
             }
         }
         if (found < 0) {
-            return comp_error(c, at, "a type must be one of null, boolean, integer, number, "
-                                     "string, array, object");
+            return comp_error(c, at,
+                              "a type must be one of null, boolean, integer, number, "
+                              "string, array, object");
         }
         if (n->types & (1u << found)) {
             return comp_error(c, at, "type \"%s\" is listed twice", type_names[found]);
@@ -879,8 +877,8 @@ static int parse_size_kw(struct comp *c, const cJSON *j, const struct jptr *at, 
     return 0;
 }
 
-static int compile_list(struct comp *c, const cJSON *j, const struct jptr *at,
-                        struct node ***out, size_t *count)
+static int compile_list(struct comp *c, const cJSON *j, const struct jptr *at, struct node ***out,
+                        size_t *count)
 {
     int n = cJSON_IsArray(j) ? cJSON_GetArraySize(j) : 0;
     if (n == 0) {
@@ -904,8 +902,8 @@ static int compile_list(struct comp *c, const cJSON *j, const struct jptr *at,
 /* Finds or compiles the node of definition section/name. The node is
  * registered before its body is compiled, so a definition may refer to
  * itself. */
-static int resolve_def(struct comp *c, const char *section, const char *name,
-                       const struct jptr *at, struct node **out)
+static int resolve_def(struct comp *c, const char *section, const char *name, const struct jptr *at,
+                       struct node **out)
 {
     for (const struct def *d = c->s->defs; d; d = d->next) {
         if (strcmp(d->section, section) == 0 && strcmp(d->name, name) == 0) {
@@ -946,8 +944,7 @@ static int resolve_ref(struct comp *c, const char *ref, const struct jptr *at, s
     }
     if (!name || !*name || strpbrk(name, "/~%")) {
         return comp_error(c, at,
-                          "$ref \"%s\" is not of the form #/definitions/NAME or #/$defs/NAME",
-                          ref);
+                          "$ref \"%s\" is not of the form #/definitions/NAME or #/$defs/NAME", ref);
     }
     return resolve_def(c, section, name, at, out);
 }

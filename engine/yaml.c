@@ -195,8 +195,7 @@ static int check_tag(struct yparse *p, const yaml_char_t *tag, const char *own,
                      const yaml_mark_t *m)
 {
     int line, col;
-    if (tag == NULL || strcmp((const char *)tag, "!") == 0 ||
-        strcmp((const char *)tag, own) == 0) {
+    if (tag == NULL || strcmp((const char *)tag, "!") == 0 || strcmp((const char *)tag, own) == 0) {
         return 0;
     }
     pos_of(m, &line, &col);
@@ -258,8 +257,7 @@ static size_t find_key(const struct ioc_ynode *map, const char *key, size_t len)
 }
 
 /* Reads the items of a sequence or mapping up to its end event. */
-static int parse_collection(struct yparse *p, struct ioc_ynode *n, yaml_event_type_t end,
-                            int depth)
+static int parse_collection(struct yparse *p, struct ioc_ynode *n, yaml_event_type_t end, int depth)
 {
     size_t cap = 0;
     yaml_event_t ev;

@@ -221,7 +221,12 @@ static void handle_message(const char *topic, const char *body, size_t len, stru
             ch.grade = g[0] - '0';
         }
     }
-    ch.time = json_time(cJSON_GetObjectItemCaseSensitive(inc, "updated"));
+    /* When the change happened: the message's "at", else the incident's own
+     * last update. */
+    ch.time = json_time(cJSON_GetObjectItemCaseSensitive(root, "at"));
+    if (ch.time == INT64_MIN) {
+        ch.time = json_time(cJSON_GetObjectItemCaseSensitive(inc, "updated"));
+    }
     if (ch.time == INT64_MIN) {
         ch.time = json_time(cJSON_GetObjectItemCaseSensitive(inc, "opened"));
     }

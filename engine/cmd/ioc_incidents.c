@@ -328,7 +328,12 @@ int cli_cmd_incidents(int argc, char **argv)
         goto done;
     }
     if (rc != 0) {
-        rc = cli_fail("incidents", "%s: %s", db, err[0] ? err : ioc_strerror(rc));
+        /* The store's message usually names the file already. */
+        if (err[0] && strstr(err, db)) {
+            rc = cli_fail("incidents", "%s", err);
+        } else {
+            rc = cli_fail("incidents", "%s: %s", db, err[0] ? err : ioc_strerror(rc));
+        }
         goto done;
     }
     if (ctx.failed) {

@@ -401,8 +401,13 @@ int cli_cmd_replay(int argc, char **argv)
 
     /* Checked here for both modes, so the message names the file the same way
      * whatever the engine would have said. */
-    if (access(o.file, R_OK) != 0) {
+    struct stat sb;
+    if (access(o.file, R_OK) != 0 || stat(o.file, &sb) != 0) {
         rc = cli_fail("replay", "cannot read %s: %s", o.file, strerror(errno));
+        goto done;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        rc = cli_fail("replay", "cannot read %s: it is a directory", o.file);
         goto done;
     }
     rc = o.local ? replay_local(&o) : replay_remote(&o);

@@ -100,8 +100,7 @@ TEST(compile_errors)
     CHECK_CONTAINS(err, "#/type: a type must be one of");
     CHECK_EQ_INT(compile_err("{\"format\": \"email\"}", err, sizeof err), IOC_ESCHEMA);
     CHECK_CONTAINS(err, "unsupported format");
-    CHECK_EQ_INT(compile_err("{\"then\": {\"required\": [\"a\"]}}", err, sizeof err),
-                 IOC_ESCHEMA);
+    CHECK_EQ_INT(compile_err("{\"then\": {\"required\": [\"a\"]}}", err, sizeof err), IOC_ESCHEMA);
     CHECK_CONTAINS(err, "\"then\" without \"if\"");
     CHECK_EQ_INT(compile_err("{\"$ref\": \"#/definitions/nope\"}", err, sizeof err), IOC_ESCHEMA);
     CHECK_CONTAINS(err, "names no definition");
@@ -144,9 +143,9 @@ TEST(types_and_integers)
 
 TEST(enum_and_const)
 {
-    struct ioc_schema *s = compile_ok(
-        "{\"properties\": {\"src\": {\"enum\": [\"sensor\", \"cctv\"]},"
-        "\"mix\": {\"enum\": [1, \"a\", null]}, \"k\": {\"const\": {\"a\": [1, 2]}}}}");
+    struct ioc_schema *s =
+        compile_ok("{\"properties\": {\"src\": {\"enum\": [\"sensor\", \"cctv\"]},"
+                   "\"mix\": {\"enum\": [1, \"a\", null]}, \"k\": {\"const\": {\"a\": [1, 2]}}}}");
     CHECK_VALID(s, "{\"src\": \"cctv\", \"mix\": null, \"k\": {\"a\": [1, 2]}}");
     CHECK_VALID(s, "{\"mix\": 1.0}");
     CHECK_REASON(s, "{\"src\": \"drone\"}", "src: \"drone\" is not one of sensor, cctv");
@@ -154,16 +153,17 @@ TEST(enum_and_const)
     CHECK_REASON(s, "{\"mix\": \"b\"}", "mix: \"b\" is not one of 1, a, null");
     CHECK_REASON(s, "{\"k\": {\"a\": [2, 1]}}", "k: must be an object, got an object");
     /* A quoted value is escaped and cut short. */
-    CHECK_REASON(s, "{\"src\": \"a\\nb\\\"c\"}", "src: \"a\\u000ab\\\"c\" is not one of sensor, cctv");
+    CHECK_REASON(s, "{\"src\": \"a\\nb\\\"c\"}",
+                 "src: \"a\\u000ab\\\"c\" is not one of sensor, cctv");
     ioc_schema_destroy(s);
 }
 
 TEST(numeric_bounds)
 {
-    struct ioc_schema *s = compile_ok(
-        "{\"properties\": {\"loc\": {\"properties\": {\"lat\": {\"type\": \"number\", "
-        "\"minimum\": -90, \"maximum\": 90}}}, \"p\": {\"exclusiveMinimum\": 0, "
-        "\"exclusiveMaximum\": 1}}}");
+    struct ioc_schema *s =
+        compile_ok("{\"properties\": {\"loc\": {\"properties\": {\"lat\": {\"type\": \"number\", "
+                   "\"minimum\": -90, \"maximum\": 90}}}, \"p\": {\"exclusiveMinimum\": 0, "
+                   "\"exclusiveMaximum\": 1}}}");
     CHECK_VALID(s, "{\"loc\": {\"lat\": 90}, \"p\": 0.5}");
     CHECK_VALID(s, "{\"loc\": {\"lat\": -90}, \"p\": \"bounds only apply to numbers\"}");
     CHECK_REASON(s, "{\"loc\": {\"lat\": 95}}", "loc.lat: 95 is above the maximum 90");
@@ -202,8 +202,7 @@ TEST(required_and_additional_properties)
      * "missing" one, and the reason lists the right spelling. */
     CHECK_REASON(s, "{\"extra\": 1}", "extra: unknown field (allowed: id, loc, attrs)");
     /* A name only in required is still not a declared property. */
-    CHECK_REASON(s, "{\"id\": 1, \"extra\": 1}",
-                 "extra: unknown field (allowed: id, loc, attrs)");
+    CHECK_REASON(s, "{\"id\": 1, \"extra\": 1}", "extra: unknown field (allowed: id, loc, attrs)");
     CHECK_REASON(s, "{\"id\": 1, \"speed\": 3}", "speed: unknown field (allowed: id, loc, attrs)");
     CHECK_REASON(s, "{\"id\": 1, \"loc\": {\"lat\": 1}}", "loc.lon: required property missing");
     CHECK_REASON(s, "{\"id\": 1, \"loc\": {\"lat\": 1, \"lon\": 2, \"alt\": 3}}",
@@ -319,7 +318,8 @@ TEST(event_schema_rejects_with_reasons)
     CHECK_REASON(s, doc, "value: expected number, got string");
     snprintf(doc, sizeof doc, "{%s, \"source\": \"cctv\", \"score\": 0.5}", base);
     CHECK_REASON(s, doc, "device: required property missing (source is \"cctv\")");
-    snprintf(doc, sizeof doc, "{%s, \"source\": \"cctv\", \"device\": \"c\", \"score\": 1.5}", base);
+    snprintf(doc, sizeof doc, "{%s, \"source\": \"cctv\", \"device\": \"c\", \"score\": 1.5}",
+             base);
     CHECK_REASON(s, doc, "score: 1.5 is above the maximum 1");
     snprintf(doc, sizeof doc, "{%s, \"source\": \"complaint\"}", base);
     CHECK_REASON(s, doc, "channel: required property missing (source is \"complaint\")");
@@ -330,11 +330,13 @@ TEST(event_schema_rejects_with_reasons)
     CHECK_REASON(s, doc,
                  "speed: unknown field (allowed: id, source, type, ts, device, zone, loc, value, "
                  "unit, score, channel, text, attrs)");
-    CHECK_REASON(s, "{\"id\": \"x\", \"source\": \"system\", \"type\": \"t\", "
-                    "\"ts\": \"2026-02-30T00:00:00Z\"}",
+    CHECK_REASON(s,
+                 "{\"id\": \"x\", \"source\": \"system\", \"type\": \"t\", "
+                 "\"ts\": \"2026-02-30T00:00:00Z\"}",
                  "ts: not an RFC 3339 date-time with offset (\"2026-02-30T00:00:00Z\")");
-    CHECK_REASON(s, "{\"id\": \"x\", \"source\": \"system\", \"type\": \"t\", "
-                    "\"ts\": \"2026-02-11T00:00:00\"}",
+    CHECK_REASON(s,
+                 "{\"id\": \"x\", \"source\": \"system\", \"type\": \"t\", "
+                 "\"ts\": \"2026-02-11T00:00:00\"}",
                  "ts: not an RFC 3339 date-time with offset (\"2026-02-11T00:00:00\")");
     CHECK_REASON(s, "{\"id\": \"\", \"source\": \"system\", \"type\": \"t\", \"ts\": 1}",
                  "id: too short (0 characters, at least 1)");

@@ -36,6 +36,7 @@ struct fixture {
 
 static void fx_open_opts(struct fixture *fx, bool archive, size_t queue_max)
 {
+    memset(fx, 0, sizeof(*fx));
     snprintf(fx->dir, sizeof fx->dir, "/tmp/ioc_store_XXXXXX");
     REQUIRE(mkdtemp(fx->dir) != NULL);
     /* Two missing levels: open must create both. */

@@ -160,16 +160,25 @@ TEST(durations)
     static const struct {
         const char *s;
         long long ms;
-    } good[] = {{"500ms", 500},   {"30s", 30000},    {"15m", 900000}, {"2h", 7200000},
-                {"1d", 86400000}, {"45", 45000},     {"0s", 0},       {"1.5h", 5400000},
+    } good[] = {{"500ms", 500},   {"30s", 30000}, {"15m", 900000}, {"2h", 7200000},
+                {"1d", 86400000}, {"45", 45000},  {"0s", 0},       {"1.5h", 5400000},
                 {"0.25s", 250},   {"10m", 600000}};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         long long ms = -1;
         CHECK_EQ_INT(ioc_duration_parse(good[i].s, &ms), 0);
         CHECK_EQ_INT(ms, good[i].ms);
     }
-    static const char *const bad[] = {"abc", "", "-5s", "5 s", "5sec", "1e3s", "m", "1.2.3s",
-                                      "30S", ".s",  "99999999999999999999d"};
+    static const char *const bad[] = {"abc",
+                                      "",
+                                      "-5s",
+                                      "5 s",
+                                      "5sec",
+                                      "1e3s",
+                                      "m",
+                                      "1.2.3s",
+                                      "30S",
+                                      ".s",
+                                      "99999999999999999999d"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         long long ms = -1;
         CHECK_EQ_INT(ioc_duration_parse(bad[i], &ms), IOC_EINVAL);

@@ -3,7 +3,8 @@
  *
  * Faults are logged once, where they are found; callers pass the IOC_E* code
  * up without logging again. The level threshold comes from the IOC_LOG
- * environment variable (error, warn, info, debug; default info), read once.
+ * environment variable (error, warn, info, debug; default info), read on each
+ * call so the logger keeps no state.
  */
 #ifndef IOC_LOG_H
 #define IOC_LOG_H
