@@ -28,7 +28,8 @@ extern const size_t ioc_embedded_default_config_len;
 #define DEFAULT_NAME "<embedded default config>"
 
 static const struct ioc_option engine_options[] = {
-    {"lateness", IOC_OPT_DURATION, "5s", 0, 86400000.0, offsetof(struct ioc_engine_conf, lateness_ms),
+    {"lateness", IOC_OPT_DURATION, "5s", 0, 86400000.0,
+     offsetof(struct ioc_engine_conf, lateness_ms),
      "allowed lateness: events older than the newest event time minus this are rejected as late"},
     {"timezone", IOC_OPT_STR, "Asia/Bangkok", 1, 0, offsetof(struct ioc_engine_conf, timezone),
      "time zone for printed times and shift boundaries (IANA name)"},
@@ -61,16 +62,17 @@ static const struct ioc_option grade_options[] = {
     {"grade", IOC_OPT_INT, NULL, 1, 4, offsetof(struct ioc_grade_conf, grade),
      "the grade: 1 is the most severe"},
     {"name", IOC_OPT_STR, NULL, 1, 0, offsetof(struct ioc_grade_conf, name), "display name"},
-    {"ack_within", IOC_OPT_DURATION, NULL, 0, 365.0 * 86400000, offsetof(struct ioc_grade_conf, ack_within_ms),
+    {"ack_within", IOC_OPT_DURATION, NULL, 0, 365.0 * 86400000,
+     offsetof(struct ioc_grade_conf, ack_within_ms),
      "SLA: an incident of this grade must be acknowledged within this time"},
     {"cap_severity", IOC_OPT_STR, NULL, 1, 0, offsetof(struct ioc_grade_conf, cap_severity),
      "CAP 1.2 severity: Extreme, Severe, Moderate, Minor, Unknown"},
     IOC_OPTION_END,
 };
 
-static const char *const sections[] = {"engine", "inputs", "outputs", "control", "store", "rules",
-                                       "grades", "escalation_policies", "operators", "shifts",
-                                       NULL};
+static const char *const sections[] = {"engine",    "inputs", "outputs", "control",
+                                       "store",     "rules",  "grades",  "escalation_policies",
+                                       "operators", "shifts", NULL};
 
 const char *ioc_datadir(void)
 {
@@ -244,8 +246,8 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
     if (!c) {
         return IOC_ENOMEM;
     }
-    rc = ioc_yaml_parse(DEFAULT_NAME, ioc_embedded_default_config,
-                        ioc_embedded_default_config_len, &def, diag);
+    rc = ioc_yaml_parse(DEFAULT_NAME, ioc_embedded_default_config, ioc_embedded_default_config_len,
+                        &def, diag);
     if (rc != 0 || (rc = keep_tree(c, def)) != 0) {
         goto fail;
     }
@@ -288,7 +290,8 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
     ioc_options_defaults(control_options, &c->control);
 
     /* A section from the file replaces the default's whole. */
-#define SECTION(name) (user && ioc_ymap_get(user, name) ? ioc_ymap_get(user, name) : ioc_ymap_get(def, name))
+#define SECTION(name)                                                                              \
+    (user && ioc_ymap_get(user, name) ? ioc_ymap_get(user, name) : ioc_ymap_get(def, name))
 #define FROM_USER(name) (user && ioc_ymap_get(user, name))
     if (ioc_options_apply(engine_options, &c->engine, SECTION("engine"), NULL, "engine", diag)) {
         bad = 1;

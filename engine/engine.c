@@ -57,6 +57,23 @@ struct incident {
     int64_t opened, updated, count;
 };
 
+/* The window of one rule key under a count or aggregate clause. States of a
+ * rule sit on that rule's list in the order they were last fed, so the
+ * expired ones (nothing newer than the watermark minus the window) are found
+ * at its head without a scan. */
+struct wstate {
+    struct ioc_window w;
+    struct wstate *prev, *next;
+    uint32_t rule;
+    int64_t last_ts;
+    size_t keylen;
+    char key[];
+};
+
+struct wlist {
+    struct wstate *head, *tail;
+};
+
 /* One remembered (source, id) for the duplicate filter, in arrival order. */
 struct seen {
     char *key;
@@ -77,6 +94,8 @@ struct ioc_engine {
     int flush_open;
 
     struct ioc_map incidents; /* rule id + key -> struct incident */
+    struct ioc_map windows;   /* rule id + key -> struct wstate */
+    struct wlist *wlru;       /* per rule */
     int64_t next_id;
     uint64_t seq;
 
@@ -154,8 +173,9 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
     struct ioc_engine *e = arg;
     if (status != 0) {
         /* Nothing was stored, so nothing is published: persist, then publish. */
-        ioc_error(TAG, "a store batch of %zu records failed (%s); its %zu incident changes are "
-                       "not published",
+        ioc_error(TAG,
+                  "a store batch of %zu records failed (%s); its %zu incident changes are "
+                  "not published",
                   ioc_batch_size(b), ioc_strerror(status), ioc_batch_messages(b));
         ioc_batch_free(b);
         return;
@@ -385,8 +405,8 @@ missing:
     return 0;
 }
 
-static int open_incident(struct ioc_engine *e, const struct ioc_rule *r,
-                         const struct ioc_event *ev, size_t keylen, int grade)
+static int open_incident(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
+                         size_t keylen, int grade, const struct ioc_match *m)
 {
     cJSON *kj = NULL;
     struct incident *inc = calloc(1, sizeof *inc);
@@ -401,7 +421,7 @@ static int open_incident(struct ioc_engine *e, const struct ioc_rule *r,
     cJSON_Delete(kj);
     inc->zone = ev->zone ? strdup(ev->zone) : NULL;
     inc->fields_json = strndup(ev->raw, ev->raw_len);
-    ioc__rule_title(r, ev, 1, e->title, sizeof e->title);
+    ioc__rule_title(r, ev, m, e->title, sizeof e->title);
     inc->title = strdup(e->title);
     inc->state = "open";
     inc->grade = grade;
@@ -417,13 +437,16 @@ static int open_incident(struct ioc_engine *e, const struct ioc_rule *r,
 }
 
 static int update_incident(struct ioc_engine *e, struct incident *inc, const struct ioc_rule *r,
-                           const struct ioc_event *ev)
+                           const struct ioc_event *ev, struct ioc_match *m)
 {
     inc->count++;
+    if (r->corr.kind == IOC_CORR_NONE) {
+        m->count = inc->count;
+    }
     if (ev->ts > inc->updated) {
         inc->updated = ev->ts;
     }
-    ioc__rule_title(r, ev, inc->count, e->title, sizeof e->title);
+    ioc__rule_title(r, ev, m, e->title, sizeof e->title);
     if (strcmp(e->title, inc->title) != 0) {
         char *t = strdup(e->title);
         if (t) {
@@ -431,7 +454,7 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
             inc->title = t;
         }
     }
-    int g = ioc__rule_grade(r, ev, inc->count);
+    int g = ioc__rule_grade(r, ev, m);
     if (g > 0 && g < inc->grade) {
         char reason[64];
         snprintf(reason, sizeof reason, "grade %d -> %d", inc->grade, g);
@@ -439,6 +462,105 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
         return record(e, inc, "graded", ev, reason);
     }
     return record(e, inc, "updated", ev, NULL);
+}
+
+static void wlist_unlink(struct wlist *l, struct wstate *ws)
+{
+    if (ws->prev) {
+        ws->prev->next = ws->next;
+    } else {
+        l->head = ws->next;
+    }
+    if (ws->next) {
+        ws->next->prev = ws->prev;
+    } else {
+        l->tail = ws->prev;
+    }
+    ws->prev = ws->next = NULL;
+}
+
+static void wlist_append(struct wlist *l, struct wstate *ws)
+{
+    ws->prev = l->tail;
+    ws->next = NULL;
+    if (l->tail) {
+        l->tail->next = ws;
+    } else {
+        l->head = ws;
+    }
+    l->tail = ws;
+}
+
+static void wstate_free(struct ioc_engine *e, struct wstate *ws)
+{
+    wlist_unlink(&e->wlru[ws->rule], ws);
+    ioc_map_del(&e->windows, ws->key, ws->keylen);
+    ioc_window_close(&ws->w);
+    free(ws);
+}
+
+/* Feeds an event to the window of its rule key (keybuf). Returns 0 and fills
+ * m, or 1 when the event cannot feed this clause (the field it folds or
+ * counts is missing). */
+static int window_step(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
+                       size_t klen, struct ioc_match *m)
+{
+    double v = 0;
+    uint64_t h = 0;
+    if (r->corr.kind == IOC_CORR_AGGREGATE) {
+        struct ioc_value x = ioc_event_get(ev, &r->corr.field);
+        if (x.t != IOC_V_NUM) {
+            return 1;
+        }
+        v = x.num;
+    } else if (r->corr.has_distinct) {
+        struct ioc_value x = ioc_event_get(ev, &r->corr.distinct);
+        char num[64];
+        if (x.t == IOC_V_STR) {
+            h = ioc_hash(x.str, x.len);
+        } else if (x.t == IOC_V_NUM || x.t == IOC_V_BOOL) {
+            h = ioc_hash(num, (size_t)snprintf(num, sizeof num, "%.17g", x.num));
+        } else {
+            return 1;
+        }
+    }
+    struct wlist *l = &e->wlru[r->index];
+    struct wstate *ws = ioc_map_get(&e->windows, e->keybuf, klen);
+    if (!ws) {
+        if (!(ws = calloc(1, sizeof *ws + klen + 1))) {
+            return 1;
+        }
+        memcpy(ws->key, e->keybuf, klen);
+        ws->keylen = klen;
+        ws->rule = r->index;
+        ioc_window_init(&ws->w, r->corr.has_distinct);
+        if (ioc_map_put(&e->windows, ws->key, klen, ws) != 0) {
+            ioc_window_close(&ws->w);
+            free(ws);
+            return 1;
+        }
+    } else {
+        wlist_unlink(l, ws);
+    }
+    wlist_append(l, ws);
+    ioc_window_evict(&ws->w, ev->ts - r->corr.window_ms);
+    if (ioc_window_push(&ws->w, ev->ts, v, h) != 0) {
+        ioc_error(TAG, "rule %s: window: out of memory", r->id);
+    }
+    if (ev->ts > ws->last_ts) {
+        ws->last_ts = ev->ts;
+    }
+    m->count = ioc_window_count(&ws->w);
+    if (r->corr.kind == IOC_CORR_AGGREGATE) {
+        m->has_agg = ioc_window_agg(&ws->w, r->corr.fn, &m->agg);
+    }
+    /* Keys of this rule that went quiet for a whole window can never count
+     * again; drop a few per event so the sweep costs nothing noticeable. */
+    int64_t expired = e->newest_ts - e->cfg->engine.lateness_ms - r->corr.window_ms;
+    for (int i = 0; i < 4 && l->head && l->head != ws && l->head->last_ts <= expired; i++) {
+        wstate_free(e, l->head);
+    }
+    return 0;
 }
 
 static void match(struct ioc_engine *e, const struct ioc_event *ev)
@@ -453,17 +575,27 @@ static void match(struct ioc_engine *e, const struct ioc_event *ev)
         if (klen == 0) {
             continue;
         }
+        struct ioc_match mt = {0};
+        if (r->corr.kind != IOC_CORR_NONE && window_step(e, r, ev, klen, &mt) != 0) {
+            continue;
+        }
         e->stats.matches++;
         struct incident *inc = ioc_map_get(&e->incidents, e->keybuf, klen);
         int rc;
         if (inc) {
-            rc = update_incident(e, inc, r, ev);
+            rc = update_incident(e, inc, r, ev, &mt);
         } else {
-            int g = ioc__rule_grade(r, ev, 1);
+            if (r->corr.kind == IOC_CORR_COUNT && mt.count < r->corr.min) {
+                continue;
+            }
+            if (r->corr.kind == IOC_CORR_NONE) {
+                mt.count = 1;
+            }
+            int g = ioc__rule_grade(r, ev, &mt);
             if (g == 0) {
                 continue;
             }
-            rc = open_incident(e, r, ev, klen, g);
+            rc = open_incident(e, r, ev, klen, g, &mt);
         }
         if (rc) {
             ioc_error(TAG, "rule %s: cannot record an incident change: %s", r->id,
@@ -732,6 +864,7 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     e->cfg = cfg;
     e->next_id = 1;
     ioc_map_init(&e->incidents);
+    ioc_map_init(&e->windows);
     ioc_map_init(&e->seen);
     uv_update_time(loop);
     e->wall_offset = ioc_time_now_ms() - (int64_t)uv_now(loop);
@@ -744,6 +877,10 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     }
     rc = ioc_ruleset_load((const char *const *)cfg->rules, cfg->n_rules, &e->rules, diag);
     if (rc != 0) {
+        goto fail;
+    }
+    if (!(e->wlru = calloc(e->rules->n ? e->rules->n : 1, sizeof *e->wlru))) {
+        rc = IOC_ENOMEM;
         goto fail;
     }
     if ((rc = restore(e, diag)) != 0) {
@@ -851,8 +988,9 @@ void ioc_engine_stop(struct ioc_engine *e)
             e->outputs[i].plugin->stop(&e->outputs[i]);
         }
     }
-    ioc_info(TAG, "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, "
-                  "%llu incidents opened, %llu changes published",
+    ioc_info(TAG,
+             "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, "
+             "%llu incidents opened, %llu changes published",
              (unsigned long long)e->stats.received, (unsigned long long)e->stats.accepted,
              (unsigned long long)e->stats.duplicates, (unsigned long long)e->stats.rejected,
              (unsigned long long)e->stats.opened, (unsigned long long)e->stats.published);
@@ -885,6 +1023,12 @@ void ioc_engine_destroy(struct ioc_engine *e)
         incident_free(v);
     }
     ioc_map_close(&e->incidents);
+    for (size_t it = 0; ioc_map_next(&e->windows, &it, NULL, NULL, &v);) {
+        ioc_window_close(&((struct wstate *)v)->w);
+        free(v);
+    }
+    ioc_map_close(&e->windows);
+    free(e->wlru);
     for (size_t i = 0; i < e->ring_n; i++) {
         free(e->ring[(e->ring_head + i) % e->ring_cap].key);
     }

@@ -50,9 +50,9 @@ int ioc_size_parse(const char *s, long long *out)
     static const struct {
         const char *suffix;
         double mul;
-    } units[] = {{"", 1},           {"B", 1},       {"KiB", 1024},         {"KB", 1000},
-                 {"MiB", 1 << 20},  {"MB", 1e6},    {"GiB", 1 << 30},      {"GB", 1e9},
-                 {"k", 1000},       {"K", 1024},    {"M", 1 << 20},        {"G", 1 << 30}};
+    } units[] = {{"", 1},          {"B", 1},    {"KiB", 1024},    {"KB", 1000},
+                 {"MiB", 1 << 20}, {"MB", 1e6}, {"GiB", 1 << 30}, {"GB", 1e9},
+                 {"k", 1000},      {"K", 1024}, {"M", 1 << 20},   {"G", 1 << 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].suffix) == 0) {
             *out = (long long)llround(v * units[i].mul);
@@ -135,8 +135,8 @@ static int set_one(const struct ioc_option *o, void *dst, const char *text,
     return 0;
 bad:
     if (where) {
-        ioc_diag_at(d, where, "%s: '%s' expects a %s, got '%s'", what, o->name,
-                    type_name(o->type), text);
+        ioc_diag_at(d, where, "%s: '%s' expects a %s, got '%s'", what, o->name, type_name(o->type),
+                    text);
     } else {
         ioc_diag_add(d, NULL, 0, 0, "%s: bad default for '%s'", what, o->name);
     }
@@ -191,8 +191,8 @@ int ioc_options_apply(const struct ioc_option *tab, void *dst, const struct ioc_
             char allowed[512] = "";
             size_t used = 0;
             for (const struct ioc_option *a = tab; a && a->name; a++) {
-                int w = snprintf(allowed + used, sizeof allowed - used, "%s%s",
-                                 used ? ", " : "", a->name);
+                int w = snprintf(allowed + used, sizeof allowed - used, "%s%s", used ? ", " : "",
+                                 a->name);
                 if (w < 0 || (size_t)w >= sizeof allowed - used) {
                     break;
                 }
@@ -204,8 +204,8 @@ int ioc_options_apply(const struct ioc_option *tab, void *dst, const struct ioc_
             continue;
         }
         if (v->kind != IOC_Y_SCALAR) {
-            ioc_diag_at(diag, v, "%s: '%s' expects a %s, got %s", what, o->name,
-                        type_name(o->type), ioc_ykind_name(v->kind));
+            ioc_diag_at(diag, v, "%s: '%s' expects a %s, got %s", what, o->name, type_name(o->type),
+                        ioc_ykind_name(v->kind));
             rc = IOC_ECONFIG;
             continue;
         }

@@ -31,10 +31,11 @@
 
 #define ALLOWED_TOP "lists, rules"
 #define ALLOWED_RULE                                                                               \
-    "id, title, description, category, when, key, grade, sop, escalation"
+    "id, title, description, category, when, key, count, aggregate, grade, sop, escalation"
 
-static const char *const rule_keys[] = {"id",  "title",      "description", "category", "when",
-                                        "key", "grade",      "sop",         "escalation", NULL};
+static const char *const rule_keys[] = {"id",    "title", "description", "category",
+                                        "when",  "key",   "count",       "aggregate",
+                                        "grade", "sop",   "escalation",  NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -282,8 +283,17 @@ static int parse_title(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
         }
         struct ioc_tpl_part *p = &r->title[r->n_title];
         memset(p, 0, sizeof *p);
+        char aggname[8] = "";
+        if (nlen < sizeof aggname) {
+            memcpy(aggname, name, nlen);
+            aggname[nlen] = 0;
+        }
         if (nlen == 5 && memcmp(name, "count", 5) == 0) {
             p->kind = IOC_TPL_COUNT;
+            r->n_title++;
+        } else if (ioc_agg_parse(aggname) >= 0 && r->corr.kind == IOC_CORR_AGGREGATE &&
+                   (int)r->corr.fn == ioc_agg_parse(aggname)) {
+            p->kind = IOC_TPL_AGG;
             r->n_title++;
         } else if (ioc_fieldref_parse(name, nlen, &p->ref) == 0) {
             p->kind = IOC_TPL_FIELD;
@@ -332,6 +342,13 @@ static int parse_grade(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
     }
     if (strcmp(by->str, "count") == 0) {
         r->grade.by = IOC_BY_COUNT;
+    } else if (ioc_agg_parse(by->str) >= 0) {
+        if (r->corr.kind != IOC_CORR_AGGREGATE || (int)r->corr.fn != ioc_agg_parse(by->str)) {
+            ioc_diag_at(diag, by, "grade: 'by: %s' needs an aggregate clause with fn: %s", by->str,
+                        by->str);
+            bad = 1;
+        }
+        r->grade.by = IOC_BY_AGG;
     } else if (ioc_fieldref_parse(by->str, by->len, &r->grade.ref) == 0) {
         r->grade.by = IOC_BY_FIELD;
     } else {
@@ -339,8 +356,9 @@ static int parse_grade(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
         bad = 1;
     }
     if (!bands || bands->kind != IOC_Y_SEQ || bands->n == 0) {
-        ioc_diag_at(diag, bands ? bands : n,
-                    "grade: 'bands' must be a list like [{ge: 1.5, grade: 3}, {ge: 2.0, grade: 2}]");
+        ioc_diag_at(
+            diag, bands ? bands : n,
+            "grade: 'bands' must be a list like [{ge: 1.5, grade: 3}, {ge: 2.0, grade: 2}]");
         return IOC_ERULE;
     }
     r->grade.bands = calloc(bands->n, sizeof *r->grade.bands);
@@ -377,7 +395,8 @@ static int parse_grade(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
                 }
             }
             if (op < 0) {
-                ioc_diag_at(diag, k, "grade band: unknown key '%s' (allowed: ge, gt, le, lt, grade)",
+                ioc_diag_at(diag, k,
+                            "grade band: unknown key '%s' (allowed: ge, gt, le, lt, grade)",
                             k->str);
                 ok = 0;
                 continue;
@@ -400,6 +419,116 @@ static int parse_grade(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
         if (ok) {
             r->grade.n_bands++;
         } else {
+            bad = 1;
+        }
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+/* Checks a clause mapping's keys against the allowed ones. */
+static int check_keys(const struct ioc_ynode *n, const char *what, const char *const *allowed,
+                      const char *list, struct ioc_diag *diag)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const char *const *a = allowed;
+        while (*a && strcmp(*a, n->keys[i]->str) != 0) {
+            a++;
+        }
+        if (!*a) {
+            ioc_diag_at(diag, n->keys[i], "%s: unknown key '%s' (allowed: %s)", what,
+                        n->keys[i]->str, list);
+            bad = 1;
+        }
+    }
+    return bad;
+}
+
+static int parse_window(const struct ioc_ynode *n, const char *what, int64_t *out,
+                        struct ioc_diag *diag)
+{
+    const struct ioc_ynode *w = ioc_ymap_get(n, "window");
+    long long ms;
+    if (!w) {
+        ioc_diag_at(diag, n, "%s: 'window' is required, e.g. window: 30m", what);
+        return IOC_ERULE;
+    }
+    if (ioc_ynode_duration(w, &ms, diag) != 0) {
+        return IOC_ERULE;
+    }
+    if (ms <= 0) {
+        ioc_diag_at(diag, w, "%s: the window must be longer than zero", what);
+        return IOC_ERULE;
+    }
+    *out = ms;
+    return 0;
+}
+
+/* count: {window, min, distinct} or aggregate: {fn, field, window}. */
+static int parse_corr(struct ioc_rule *r, const struct ioc_ynode *m, struct ioc_diag *diag)
+{
+    const struct ioc_ynode *c = ioc_ymap_get(m, "count"), *a = ioc_ymap_get(m, "aggregate");
+    int bad = 0;
+    if (c && a) {
+        ioc_diag_at(diag, ioc_ymap_key(m, "aggregate"),
+                    "a rule has at most one correlation clause (count and aggregate given)");
+        return IOC_ERULE;
+    }
+    if (c) {
+        static const char *const keys[] = {"window", "min", "distinct", NULL};
+        if (c->kind != IOC_Y_MAP) {
+            ioc_diag_at(diag, c,
+                        "count: expected {window: 30m, min: 5} (distinct: FIELD optional)");
+            return IOC_ERULE;
+        }
+        r->corr.kind = IOC_CORR_COUNT;
+        r->corr.min = 1;
+        bad |= check_keys(c, "count", keys, "window, min, distinct", diag);
+        bad |= parse_window(c, "count", &r->corr.window_ms, diag) != 0;
+        const struct ioc_ynode *n = ioc_ymap_get(c, "min");
+        long long v;
+        if (n) {
+            if (ioc_ynode_int(n, &v, diag) != 0) {
+                bad = 1;
+            } else if (v < 1) {
+                ioc_diag_at(diag, n, "count: min must be at least 1");
+                bad = 1;
+            } else {
+                r->corr.min = v;
+            }
+        }
+        if ((n = ioc_ymap_get(c, "distinct"))) {
+            if (n->kind != IOC_Y_SCALAR ||
+                ioc_fieldref_parse(n->str, n->len, &r->corr.distinct) != 0) {
+                ioc_diag_at(diag, n, "count: distinct: unknown field '%s'",
+                            n->kind == IOC_Y_SCALAR ? n->str : "?");
+                bad = 1;
+            } else {
+                r->corr.has_distinct = true;
+            }
+        }
+    } else if (a) {
+        static const char *const keys[] = {"fn", "field", "window", NULL};
+        if (a->kind != IOC_Y_MAP) {
+            ioc_diag_at(diag, a, "aggregate: expected {fn: avg|min|max|sum|rate, field, window}");
+            return IOC_ERULE;
+        }
+        r->corr.kind = IOC_CORR_AGGREGATE;
+        bad |= check_keys(a, "aggregate", keys, "fn, field, window", diag);
+        bad |= parse_window(a, "aggregate", &r->corr.window_ms, diag) != 0;
+        const struct ioc_ynode *fn = ioc_ymap_get(a, "fn"), *f = ioc_ymap_get(a, "field");
+        int k = fn && fn->kind == IOC_Y_SCALAR ? ioc_agg_parse(fn->str) : -1;
+        if (k < 0) {
+            ioc_diag_at(diag, fn ? fn : a,
+                        "aggregate: 'fn' must be one of avg, min, max, sum, rate, got '%s'",
+                        fn && fn->kind == IOC_Y_SCALAR ? fn->str : "nothing");
+            bad = 1;
+        } else {
+            r->corr.fn = (enum ioc_agg_fn)k;
+        }
+        if (!f || f->kind != IOC_Y_SCALAR ||
+            ioc_fieldref_parse(f->str, f->len, &r->corr.field) != 0) {
+            ioc_diag_at(diag, f ? f : a, "aggregate: 'field' must name a number field, e.g. value");
             bad = 1;
         }
     }
@@ -471,6 +600,8 @@ static void rule_close(struct ioc_rule *r)
     free(r->key_names);
     ioc_fieldref_close(&r->grade.ref);
     free(r->grade.bands);
+    ioc_fieldref_close(&r->corr.distinct);
+    ioc_fieldref_close(&r->corr.field);
     for (size_t i = 0; i < r->n_sop; i++) {
         free(r->sop[i]);
     }
@@ -509,8 +640,8 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
         ioc_diag_at(diag, n ? n : m, "rule: 'id' is required, e.g. id: flood.level");
         bad = 1;
     } else if (!valid_id(n->str)) {
-        ioc_diag_at(diag, n,
-                    "rule id '%s': use lower-case words joined by dots, e.g. flood.level", n->str);
+        ioc_diag_at(diag, n, "rule id '%s': use lower-case words joined by dots, e.g. flood.level",
+                    n->str);
         bad = 1;
     } else {
         char *prev = ioc_map_get(&L->ids, n->str, n->len);
@@ -532,6 +663,12 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
             goto out;
         }
     }
+    if ((rc = parse_corr(&r, m, diag)) == IOC_ENOMEM) {
+        goto out;
+    } else if (rc) {
+        bad = 1;
+    }
+    rc = 0;
     if ((n = ioc_ymap_get(m, "title"))) {
         if (n->kind != IOC_Y_SCALAR) {
             ioc_diag_at(diag, n, "title: expected a string");
@@ -647,7 +784,8 @@ static int load_doc(struct loader *L, const struct ioc_ynode *root)
 {
     int bad = 0, rc;
     if (root->kind != IOC_Y_MAP) {
-        ioc_diag_at(L->diag, root, "a rule file is a mapping with 'rules:' (and optional 'lists:')");
+        ioc_diag_at(L->diag, root,
+                    "a rule file is a mapping with 'rules:' (and optional 'lists:')");
         return IOC_ERULE;
     }
     for (size_t i = 0; i < root->n; i++) {
@@ -925,14 +1063,20 @@ static int band_holds(const struct ioc_band *b, double v)
     return 0;
 }
 
-int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count)
+int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev, const struct ioc_match *m)
 {
     double v;
     switch (r->grade.by) {
     case IOC_BY_FIXED:
         return r->grade.fixed;
     case IOC_BY_COUNT:
-        v = (double)count;
+        v = (double)m->count;
+        break;
+    case IOC_BY_AGG:
+        if (!m->has_agg) {
+            return 0;
+        }
+        v = m->agg;
         break;
     case IOC_BY_FIELD: {
         struct ioc_value x = ioc_event_get(ev, &r->grade.ref);
@@ -968,8 +1112,8 @@ static size_t put(char *buf, size_t used, size_t n, const char *s, size_t len)
     return used + len;
 }
 
-void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count,
-                     char *buf, size_t n)
+void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev,
+                     const struct ioc_match *m, char *buf, size_t n)
 {
     size_t used = 0;
     char num[64];
@@ -981,7 +1125,10 @@ void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev, int64
         if (p->kind == IOC_TPL_TEXT) {
             used = put(buf, used, n, p->text, p->len);
         } else if (p->kind == IOC_TPL_COUNT) {
-            int w = snprintf(num, sizeof num, "%lld", (long long)count);
+            int w = snprintf(num, sizeof num, "%lld", (long long)m->count);
+            used = put(buf, used, n, num, (size_t)w);
+        } else if (p->kind == IOC_TPL_AGG) {
+            int w = snprintf(num, sizeof num, "%.3g", m->has_agg ? m->agg : 0.0);
             used = put(buf, used, n, num, (size_t)w);
         } else {
             struct ioc_value v = ioc_event_get(ev, &p->ref);

@@ -12,6 +12,7 @@
 #include "ioc/expr.h"
 #include "ioc/map.h"
 #include "ioc/rule.h"
+#include "ioc/window.h"
 
 enum ioc_band_op { IOC_BAND_GE, IOC_BAND_GT, IOC_BAND_LE, IOC_BAND_LT };
 
@@ -21,7 +22,7 @@ struct ioc_band {
     int grade;
 };
 
-enum ioc_grade_by { IOC_BY_FIXED, IOC_BY_FIELD, IOC_BY_COUNT };
+enum ioc_grade_by { IOC_BY_FIXED, IOC_BY_FIELD, IOC_BY_COUNT, IOC_BY_AGG };
 
 struct ioc_grade_spec {
     enum ioc_grade_by by;
@@ -32,13 +33,34 @@ struct ioc_grade_spec {
 };
 
 /* A title template: literal text and ${...} placeholders, split at load. */
-enum ioc_tpl_kind { IOC_TPL_TEXT, IOC_TPL_FIELD, IOC_TPL_COUNT };
+enum ioc_tpl_kind { IOC_TPL_TEXT, IOC_TPL_FIELD, IOC_TPL_COUNT, IOC_TPL_AGG };
 
 struct ioc_tpl_part {
     enum ioc_tpl_kind kind;
     char *text; /* IOC_TPL_TEXT */
     size_t len;
     struct ioc_fieldref ref; /* IOC_TPL_FIELD */
+};
+
+/* The correlation clause of a rule (at most one). */
+enum ioc_corr_kind { IOC_CORR_NONE, IOC_CORR_COUNT, IOC_CORR_AGGREGATE };
+
+struct ioc_corr {
+    enum ioc_corr_kind kind;
+    int64_t window_ms;
+    int64_t min;                  /* count: events (or distinct values) needed to open */
+    bool has_distinct;            /* count: distinct values of this field */
+    struct ioc_fieldref distinct;
+    enum ioc_agg_fn fn;           /* aggregate */
+    struct ioc_fieldref field;    /* aggregate: the number it folds */
+};
+
+/* What a match knows besides the event: the count (window count under a
+ * count clause, the incident's matches otherwise) and the aggregate. */
+struct ioc_match {
+    int64_t count;
+    double agg;
+    bool has_agg;
 };
 
 struct ioc_rule {
@@ -54,6 +76,7 @@ struct ioc_rule {
     char **key_names;
     size_t n_keys;
     struct ioc_grade_spec grade;
+    struct ioc_corr corr;
     char **sop;
     size_t n_sop;
     char *escalation;
@@ -85,12 +108,13 @@ struct ioc_ruleset {
 const struct ioc_rule_list *ioc__ruleset_candidates(const struct ioc_ruleset *rs,
                                                     enum ioc_source src, const char *type);
 
-/* The grade an event (with count matches so far) gives under a rule's grade
- * spec: 1..4, or 0 when no band holds. */
-int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count);
+/* The grade a match gives under a rule's grade spec: 1..4, or 0 when no
+ * band holds. */
+int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev,
+                    const struct ioc_match *m);
 
 /* Renders the title into buf (NUL-terminated, truncated to n). */
-void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev, int64_t count,
-                     char *buf, size_t n);
+void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev,
+                     const struct ioc_match *m, char *buf, size_t n);
 
 #endif

@@ -92,7 +92,8 @@ static const char h_default_rules[] =
     "    title: \"Water level ${value} m at ${device}\"\n"
     "    when: source == \"sensor\" && type == \"water_level\"\n"
     "    key: [device]\n"
-    "    grade: {by: value, bands: [{ge: 1.5, grade: 3}, {ge: 2.0, grade: 2}, {ge: 2.5, grade: 1}]}\n"
+    "    grade: {by: value, bands: [{ge: 1.5, grade: 3}, {ge: 2.0, grade: 2}, {ge: 2.5, grade: "
+    "1}]}\n"
     "    sop: [Check the upstream sensors, Call the district chief]\n";
 
 /* Prepares a directory and a config; extra is appended to the config (YAML
@@ -237,8 +238,10 @@ static inline void iocd_sync(struct iocd *d)
 {
     int64_t deadline = h_now_ms() + 20000;
     for (int i = 0; h_now_ms() < deadline; i++) {
-        iocd_sendf(d, "{\"id\":\"probe-%d\",\"source\":\"system\",\"type\":\"probe\","
-                      "\"ts\":\"2026-02-11T00:00:00+07:00\"}", i);
+        iocd_sendf(d,
+                   "{\"id\":\"probe-%d\",\"source\":\"system\",\"type\":\"probe\","
+                   "\"ts\":\"2026-02-11T00:00:00+07:00\"}",
+                   i);
         cJSON *j = iocd_recv(d, NULL, 0, 100);
         if (j) {
             cJSON_Delete(j);

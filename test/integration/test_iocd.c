@@ -55,8 +55,8 @@ TEST(opens_incident_and_publishes_after_commit)
     CHECK_STR(jstr(m, "incident", "opened"), "2026-02-11T01:00:00+07:00");
     CHECK_EQ_INT(jnum(m, "incident", "grade"), 1);
     CHECK(jnum(m, "seq", NULL) > 0);
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(m, "incident"), "key");
+    const cJSON *key =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "incident"), "key");
     CHECK_STR(jstr(key, "device", NULL), "F1");
     /* Persist, then publish: the row is in the database by the time the
      * change is on the wire. */
@@ -122,8 +122,8 @@ TEST(below_every_band_opens_nothing)
     iocd_send(&d, high, strlen(high));
     cJSON *m = recv_change(&d, NULL, 0);
     /* The first change published is F4's: F3 matched no band. */
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(m, "incident"), "key");
+    const cJSON *key =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "incident"), "key");
     CHECK_STR(jstr(key, "device", NULL), "F4");
     cJSON_Delete(m);
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
@@ -163,8 +163,8 @@ TEST(every_reject_reason_is_stored_and_the_next_event_processed)
     const char *good2 = LEVEL("r7", "2026-02-11T02:00:02+07:00", "F5", "2.1");
     iocd_send(&d, good2, strlen(good2));
     cJSON *m = recv_change(&d, NULL, 0);
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(m, "incident"), "key");
+    const cJSON *key =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "incident"), "key");
     CHECK_STR(jstr(key, "device", NULL), "F5");
     cJSON_Delete(m);
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
@@ -208,8 +208,8 @@ TEST(duplicates_are_dropped)
     m = recv_change(&d, NULL, 0);
     /* The next change is the marker's, not an update from a duplicate. */
     CHECK_STR(jstr(m, "change", NULL), "opened");
-    CHECK_STR(jstr(cJSON_GetObjectItemCaseSensitive(
-                       cJSON_GetObjectItemCaseSensitive(m, "incident"), "key"),
+    CHECK_STR(jstr(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "incident"),
+                                                    "key"),
                    "device", NULL),
               "F7");
     cJSON_Delete(m);
