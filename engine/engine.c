@@ -617,6 +617,9 @@ static void reject(struct ioc_engine *e, int code, const char *detail, const voi
     case IOC_ESCHEMA:
         e->stats.rejected_schema++;
         break;
+    case IOC_ESOURCE:
+        e->stats.rejected_source++;
+        break;
     case IOC_ETOOBIG:
         e->stats.rejected_size++;
         break;
@@ -644,7 +647,8 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
 {
     struct ioc_event ev;
     char reason[512];
-    if (e->stopping || !e->batch) {
+    /* Accepted until the store closes, so inputs can drain while stopping. */
+    if (!e->store || !e->batch) {
         return;
     }
     e->stats.received++;

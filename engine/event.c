@@ -193,6 +193,8 @@ const char *ioc_reject_reason(int code)
         return IOC_REJECT_JSON;
     case IOC_ESCHEMA:
         return IOC_REJECT_SCHEMA;
+    case IOC_ESOURCE:
+        return IOC_REJECT_SOURCE;
     case IOC_ELATE:
         return IOC_REJECT_LATE;
     }
@@ -654,6 +656,13 @@ int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int
         goto fail;
     }
     if ((rc = ioc_schema_validate(d->schema, root, reason, reasonlen)) != 0) {
+        /* An unknown source is counted apart: it usually means a new system
+         * was plugged in before its events were agreed, not a broken sender. */
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(root, "source");
+        enum ioc_source s;
+        if (cJSON_IsString(src) && ioc_source_parse(src->valuestring, &s) != 0) {
+            rc = IOC_ESOURCE;
+        }
         goto fail;
     }
     if ((rc = lift(root, ev, reason, reasonlen)) != 0) {

@@ -979,7 +979,9 @@ int ioc_ruleset_load(const char *const *paths, size_t n, struct ioc_ruleset **ou
         rc = IOC_ERULE;
         goto fail;
     }
-    if (rs->n_files == 0) {
+    /* No paths at all is a deliberate empty set (an archive-only engine); a
+     * directory with no rule file in it is a mistake. */
+    if (rs->n_files == 0 && n > 0) {
         ioc_diag_add(diag, n ? paths[0] : "rules", 0, 0, "no rule files (*.yaml) found");
         rc = IOC_ERULE;
         goto fail;

@@ -211,11 +211,16 @@ static void in_zmq_stop(struct ioc_instance *ins)
     if (!ctx || !ctx->sock) {
         return; /* never started, or stopped already */
     }
+    /* Drain: what the socket already holds was delivered to us, so it is
+     * handed to the engine before the socket closes (bounded, so a sender that
+     * never stops cannot hold the shutdown forever). */
+    for (int turns = 0; turns < 256 && drain(ctx); turns++) {
+    }
     ctx->stopped = 1;
     /* The fd belongs to the socket: stop watching it before closing. */
     uv_close((uv_handle_t *)&ctx->poll, on_handle_closed);
     uv_close((uv_handle_t *)&ctx->idle, on_handle_closed);
-    /* Linger 0: whatever is still queued was never accepted by the engine. */
+    /* Linger 0: nothing is sent on a PULL socket. */
     zmq_close(ctx->sock);
     ctx->sock = NULL;
     ioc_info(ins->name, "stopped after %llu messages", (unsigned long long)ctx->received);

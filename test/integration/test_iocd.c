@@ -169,7 +169,8 @@ TEST(every_reject_reason_is_stored_and_the_next_event_processed)
     cJSON_Delete(m);
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
     CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rejects WHERE reason = 'json'"), 1);
-    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rejects WHERE reason = 'schema'"), 2);
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rejects WHERE reason = 'schema'"), 1);
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rejects WHERE reason = 'source'"), 1);
     CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rejects WHERE reason = 'encoding'"), 1);
     CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rejects WHERE reason = 'size'"), 1);
     CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rejects WHERE reason = 'late'"), 1);

@@ -242,7 +242,7 @@ TEST(schema_failures_name_the_field)
     expect_reject(d, msg, strlen(msg), IOC_ESCHEMA, "top level: expected object, got array");
     REJECT(d, "\"event\"", IOC_ESCHEMA, "top level: expected object, got string");
     snprintf(msg, sizeof msg, "{%s, \"source\": \"drone\"}", k);
-    expect_reject(d, msg, strlen(msg), IOC_ESCHEMA,
+    expect_reject(d, msg, strlen(msg), IOC_ESOURCE,
                   "source: \"drone\" is not one of sensor, cctv, complaint, system");
     snprintf(msg, sizeof msg, "{%s, \"source\": \"system\", \"speed\": 3}", k);
     expect_reject(d, msg, strlen(msg), IOC_ESCHEMA,

@@ -28,7 +28,8 @@ struct ioc_engine_stats {
     uint64_t accepted;   /* valid, on time, not duplicates */
     uint64_t duplicates; /* dropped: same (source, id) */
     uint64_t rejected;   /* all reasons below together */
-    uint64_t rejected_json, rejected_schema, rejected_size, rejected_encoding, rejected_late;
+    uint64_t rejected_json, rejected_schema, rejected_source, rejected_size, rejected_encoding;
+    uint64_t rejected_late;
     uint64_t matches;    /* rule matches */
     uint64_t opened;     /* incidents opened */
     uint64_t changes;    /* incident changes recorded (opened, updated, graded ...) */

@@ -16,6 +16,7 @@
     X(NOENT, "no such file")                                                                       \
     X(JSON, "invalid JSON")                                                                        \
     X(SCHEMA, "schema violation")                                                                  \
+    X(SOURCE, "unknown event source")                                                              \
     X(TOOBIG, "message too large")                                                                 \
     X(ENCODING, "invalid UTF-8")                                                                   \
     X(LATE, "event later than the allowed lateness")                                               \

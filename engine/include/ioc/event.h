@@ -113,6 +113,7 @@ struct ioc_decoder;
 /* Short reason codes stored in rejects.reason. */
 #define IOC_REJECT_JSON "json"
 #define IOC_REJECT_SCHEMA "schema"
+#define IOC_REJECT_SOURCE "source"
 #define IOC_REJECT_SIZE "size"
 #define IOC_REJECT_ENCODING "encoding"
 #define IOC_REJECT_LATE "late"
@@ -126,7 +127,8 @@ void ioc_decoder_destroy(struct ioc_decoder *d);
 
 /* Decodes and validates one event. On success returns 0 and fills *ev (the
  * caller clears it with ioc_event_clear); ev->raw borrows bytes. On failure
- * returns IOC_ETOOBIG, IOC_EENCODING, IOC_EJSON or IOC_ESCHEMA, leaves *ev
+ * returns IOC_ETOOBIG, IOC_EENCODING, IOC_EJSON, IOC_ESOURCE (a source the
+ * schema does not know) or IOC_ESCHEMA, leaves *ev
  * cleared, and writes a human-readable reason naming the field or byte offset
  * ("value: expected a number, got a string", "invalid JSON at byte 17") into
  * reason. received is stored into ev->received. */
