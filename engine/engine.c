@@ -1050,6 +1050,83 @@ void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *o
     out->watermark = e->have_ts ? e->newest_ts - e->cfg->engine.lateness_ms : 0;
 }
 
+int ioc_engine_reload(struct ioc_engine *e, const char *actor, struct ioc_diag *diag)
+{
+    struct ioc_ruleset *rs = NULL;
+    struct ioc_diag local;
+    ioc_diag_init(&local);
+    int rc = ioc_ruleset_load((const char *const *)e->cfg->rules, e->cfg->n_rules, &rs, &local);
+    if (rc != 0) {
+        char err[1024] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < local.n && used < sizeof err - 2; i++) {
+            used += (size_t)snprintf(err + used, sizeof err - used, "%s%s", i ? "\n" : "",
+                                     local.msgs[i]);
+        }
+        ioc_error(TAG, "reload (%s) refused; the old rules keep running:\n%s", actor, err);
+        struct ioc_ruleset_row row = {.loaded_at = ioc_time_now_ms(), .hash = "",
+                                      .files = "[]", .outcome = "refused", .error = err,
+                                      .actor = actor};
+        if (e->batch) {
+            ioc_batch_ruleset(e->batch, &row);
+        }
+        ioc_diag_move(diag, &local);
+        ioc_diag_close(&local);
+        return rc;
+    }
+    ioc_diag_close(&local);
+    struct wlist *nl = calloc(rs->n ? rs->n : 1, sizeof *nl);
+    if (!nl) {
+        ioc_ruleset_free(rs);
+        return IOC_ENOMEM;
+    }
+    /* Carry each unchanged rule's windows over to its new index. */
+    size_t kept = 0;
+    for (size_t j = 0; j < rs->n; j++) {
+        for (size_t i = 0; i < e->rules->n; i++) {
+            const struct ioc_rule *o = &e->rules->rules[i];
+            if (strcmp(o->id, rs->rules[j].id) == 0 && o->def_hash == rs->rules[j].def_hash) {
+                nl[j] = e->wlru[i];
+                e->wlru[i].head = e->wlru[i].tail = NULL;
+                for (struct wstate *ws = nl[j].head; ws; ws = ws->next) {
+                    ws->rule = (uint32_t)j;
+                }
+                kept++;
+            }
+        }
+    }
+    for (size_t i = 0; i < e->rules->n; i++) {
+        while (e->wlru[i].head) {
+            wstate_free(e, e->wlru[i].head);
+        }
+    }
+    free(e->wlru);
+    e->wlru = nl;
+    /* Open incidents follow their rule by id; a removed rule's stay open. */
+    void *v;
+    for (size_t it = 0; ioc_map_next(&e->incidents, &it, NULL, NULL, &v);) {
+        struct incident *inc = v;
+        inc->rule = NULL;
+        for (size_t j = 0; j < rs->n; j++) {
+            if (strcmp(rs->rules[j].id, inc->rule_id) == 0) {
+                inc->rule = &rs->rules[j];
+            }
+        }
+    }
+    ioc_ruleset_free(e->rules);
+    e->rules = rs;
+    e->stats.rules = (int)rs->n;
+    struct ioc_ruleset_row row = {.loaded_at = ioc_time_now_ms(), .hash = ioc_ruleset_hash(rs),
+                                  .files = ioc_ruleset_files_json(rs), .rules = (int)rs->n,
+                                  .outcome = "loaded", .actor = actor};
+    if (e->batch) {
+        ioc_batch_ruleset(e->batch, &row);
+    }
+    ioc_info(TAG, "reload (%s): %zu rules (set %s), %zu kept their state", actor, rs->n,
+             ioc_ruleset_hash(rs), kept);
+    return 0;
+}
+
 int ioc_engine_run_file(struct ioc_config *cfg, const char *file, struct ioc_engine_stats *stats,
                         double *seconds, struct ioc_diag *diag)
 {

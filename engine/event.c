@@ -662,6 +662,9 @@ int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int
         enum ioc_source s;
         if (cJSON_IsString(src) && ioc_source_parse(src->valuestring, &s) != 0) {
             rc = IOC_ESOURCE;
+            snprintf(reason, reasonlen,
+                     "source: \"%.64s\" is not one of sensor, cctv, complaint, system",
+                     src->valuestring);
         }
         goto fail;
     }

@@ -581,6 +581,26 @@ static int valid_id(const char *s)
     return 1;
 }
 
+/* Hashes a definition's content (kinds, keys, scalars), not its position,
+ * so moving a rule within its file does not count as a change. */
+static uint64_t node_hash(const struct ioc_ynode *n, uint64_t h)
+{
+    h = (h ^ (uint64_t)n->kind) * 1099511628211ULL;
+    if (n->kind == IOC_Y_SCALAR) {
+        for (size_t i = 0; i < n->len; i++) {
+            h = (h ^ (unsigned char)n->str[i]) * 1099511628211ULL;
+        }
+        return (h ^ 0xff) * 1099511628211ULL;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->kind == IOC_Y_MAP) {
+            h = node_hash(n->keys[i], h);
+        }
+        h = node_hash(n->items[i], h);
+    }
+    return h;
+}
+
 static void rule_close(struct ioc_rule *r)
 {
     free(r->id);
@@ -773,6 +793,7 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
         goto out;
     }
     r.index = (uint32_t)L->rs->n;
+    r.def_hash = node_hash(m, 1469598103934665603ULL);
     L->rs->rules[L->rs->n++] = r;
     return 0;
 out:

@@ -64,7 +64,8 @@ struct ioc_match {
 };
 
 struct ioc_rule {
-    uint32_t index; /* position in the set */
+    uint32_t index;    /* position in the set */
+    uint64_t def_hash; /* hash of its definition: a reload keeps state when unchanged */
     char *id;
     char *file; /* where it was defined */
     int line;

@@ -121,8 +121,9 @@ struct ioc_schema {
 
 /* ---- Bounded string building ------------------------------------------- */
 
-/* Appends into a fixed buffer, truncating at a UTF-8 boundary; a NULL or empty
- * buffer swallows everything, which is how silent checks stay cheap. */
+/* Appends into a fixed buffer, truncating at a UTF-8 boundary. A builder
+ * without a buffer swallows everything and every sb_ function returns at
+ * once, which is how silent checks stay cheap. */
 struct sb {
     char *p;
     size_t n, len;
@@ -154,6 +155,9 @@ static void sb_puts(struct sb *b, const char *s)
 static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(struct sb *b, const char *fmt, ...)
 {
+    if (!b->p) {
+        return; /* a silent check: format nothing */
+    }
     char tmp[256];
     va_list ap;
     va_start(ap, fmt);
@@ -168,6 +172,9 @@ static void sb_printf(struct sb *b, const char *fmt, ...)
  * them out of reasons, which end up in logs and the rejects table. */
 static void sb_escaped(struct sb *b, const char *s, size_t max_cp)
 {
+    if (!b->p) {
+        return; /* a silent check: format nothing */
+    }
     size_t cp = 0;
     for (const char *q = s; *q; q++) {
         unsigned char ch = (unsigned char)*q;
@@ -189,6 +196,9 @@ static void sb_escaped(struct sb *b, const char *s, size_t max_cp)
 /* Shortest text that reads back as the same double. */
 static void sb_num(struct sb *b, double d)
 {
+    if (!b->p) {
+        return; /* a silent check: format nothing */
+    }
     char tmp[40];
     if (d == floor(d) && fabs(d) < 1e15) {
         snprintf(tmp, sizeof tmp, "%.0f", d);
@@ -204,6 +214,9 @@ static void sb_num(struct sb *b, double d)
 /* A value as a reason quotes it: scalars in JSON form, containers by kind. */
 static void sb_value(struct sb *b, const cJSON *v)
 {
+    if (!b->p) {
+        return; /* a silent check: format nothing */
+    }
     switch (v->type & 0xFF) {
     case cJSON_String:
         sb_puts(b, "\"");
@@ -329,6 +342,9 @@ static const char *instance_type_name(const cJSON *v)
 /* "string", "string or integer", "string, number or null", in the order given. */
 static void sb_types(struct sb *b, const unsigned char *order, size_t n)
 {
+    if (!b->p) {
+        return; /* a silent check: format nothing */
+    }
     for (size_t i = 0; i < n; i++) {
         if (i > 0) {
             sb_puts(b, i == n - 1 ? " or " : ", ");
@@ -527,7 +543,8 @@ static int check_object(const struct node *n, const cJSON *v, const struct path 
  * makes its reason the one worth showing. */
 static bool branch_takes_type(const struct node *n, const cJSON *v)
 {
-    while (n->types == 0 && n->ref) {
+    /* Bounded: definitions may refer to each other in a cycle. */
+    for (int hops = 0; n->types == 0 && n->ref && hops < 16; hops++) {
         n = n->ref;
     }
     return n->types == 0 || (instance_types(v) & n->types) != 0;

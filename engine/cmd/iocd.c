@@ -187,10 +187,14 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 
 static void on_hup(uv_signal_t *h, int signum)
 {
-    (void)h;
+    struct iocd *d = h->data;
     (void)signum;
-    /* engine.h has no reload entry point yet. */
-    ioc_warn(TAG, "SIGHUP: reload requested, but reload is not available yet");
+    /* A refused set is logged and recorded by the engine; the old rules keep
+     * running, so there is nothing more to do here either way. */
+    struct ioc_diag diag;
+    ioc_diag_init(&diag);
+    ioc_engine_reload(d->engine, "SIGHUP", &diag);
+    ioc_diag_close(&diag);
 }
 
 static int signals_start(struct iocd *d)

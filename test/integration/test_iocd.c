@@ -348,3 +348,93 @@ TEST(bad_rule_file_stops_startup_with_position)
     free(log);
     iocd_close(&d);
 }
+
+#define COMPLAINT(id, ts)                                                                          \
+    "{\"id\":\"" id "\",\"source\":\"complaint\",\"type\":\"water_outage\",\"channel\":"           \
+    "\"line\",\"zone\":\"Z7\",\"ts\":\"" ts "\"}"
+
+static const char reload_rules[] = "rules:\n"
+                                   "  - id: test.probe\n"
+                                   "    when: source == \"system\" && type == \"probe\"\n"
+                                   "    key: [id]\n"
+                                   "    grade: 4\n"
+                                   "  - id: water.outage.cluster\n"
+                                   "    when: source == \"complaint\" && type == \"water_outage\"\n"
+                                   "    key: [zone]\n"
+                                   "    count: {window: 30m, min: 3}\n"
+                                   "    grade: 3\n";
+
+static void send_str(struct iocd *d, const char *s)
+{
+    iocd_send(d, s, strlen(s));
+}
+
+TEST(sighup_reload_keeps_windows_and_refuses_a_broken_set)
+{
+    struct iocd d;
+    iocd_prepare(&d, reload_rules, NULL);
+    REQUIRE(iocd_start(&d) == 0);
+    iocd_connect(&d);
+    iocd_sync(&d);
+    send_str(&d, COMPLAINT("w1", "2026-02-11T08:00:00+07:00"));
+    send_str(&d, COMPLAINT("w2", "2026-02-11T08:05:00+07:00"));
+    REQUIRE(h_wait_sql(d.db, "SELECT count(*) FROM events WHERE eid = 'w2'", 1, 10000) == 1);
+
+    /* A broken set is refused whole and recorded; the old rules keep running. */
+    h_write(d.rules, "rules:\n  - id: broken\n    when: source ==\n    grade: 2\n");
+    kill(d.pid, SIGHUP);
+    CHECK_EQ_INT(h_wait_sql(d.db, "SELECT count(*) FROM rule_sets WHERE outcome = 'refused'", 1,
+                            10000),
+                 1);
+    char *err = h_sql_text(d.db, "SELECT error FROM rule_sets WHERE outcome = 'refused'");
+    CHECK_CONTAINS(err, "rules.yaml:3:");
+    free(err);
+
+    /* The same rules again: the window of Z7 is kept, so the third complaint
+     * within 30 minutes opens the incident. */
+    h_write(d.rules, reload_rules);
+    kill(d.pid, SIGHUP);
+    CHECK_EQ_INT(h_wait_sql(d.db, "SELECT count(*) FROM rule_sets WHERE outcome = 'loaded'", 2,
+                            10000),
+                 2);
+    send_str(&d, COMPLAINT("w3", "2026-02-11T08:10:00+07:00"));
+    cJSON *m = recv_change(&d, NULL, 0);
+    CHECK_STR(jstr(m, "change", NULL), "opened");
+    CHECK_STR(jstr(m, "incident", "rule"), "water.outage.cluster");
+    cJSON_Delete(m);
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    iocd_close(&d);
+}
+
+TEST(sighup_reload_of_a_changed_rule_starts_it_fresh)
+{
+    struct iocd d;
+    iocd_prepare(&d, reload_rules, NULL);
+    REQUIRE(iocd_start(&d) == 0);
+    iocd_connect(&d);
+    iocd_sync(&d);
+    send_str(&d, COMPLAINT("x1", "2026-02-11T08:00:00+07:00"));
+    send_str(&d, COMPLAINT("x2", "2026-02-11T08:05:00+07:00"));
+    REQUIRE(h_wait_sql(d.db, "SELECT count(*) FROM events WHERE eid = 'x2'", 1, 10000) == 1);
+    /* Changed definition (a longer window): its state starts fresh. */
+    char changed[sizeof reload_rules + 8];
+    snprintf(changed, sizeof changed, "%s", reload_rules);
+    char *w = strstr(changed, "30m");
+    REQUIRE(w);
+    memcpy(w, "45m", 3);
+    h_write(d.rules, changed);
+    kill(d.pid, SIGHUP);
+    CHECK_EQ_INT(h_wait_sql(d.db, "SELECT count(*) FROM rule_sets WHERE outcome = 'loaded'", 2,
+                            10000),
+                 2);
+    send_str(&d, COMPLAINT("x3", "2026-02-11T08:10:00+07:00"));
+    send_str(&d, COMPLAINT("x4", "2026-02-11T08:11:00+07:00"));
+    send_str(&d, COMPLAINT("x5", "2026-02-11T08:12:00+07:00"));
+    cJSON *m = recv_change(&d, NULL, 0);
+    /* Opened by the third complaint after the reload, not the first. */
+    CHECK_STR(jstr(m, "change", NULL), "opened");
+    CHECK_STR(jstr(m, "incident", "opened"), "2026-02-11T08:12:00+07:00");
+    cJSON_Delete(m);
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    iocd_close(&d);
+}

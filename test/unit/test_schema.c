@@ -286,6 +286,10 @@ TEST(refs_and_recursion)
                    "\"#/definitions/b\"}, \"b\": {\"$ref\": \"#/definitions/a\"}}}");
     CHECK_REASON(s, "1", "top level: schema recursion too deep");
     ioc_schema_destroy(s);
+    s = compile_ok("{\"anyOf\": [{\"$ref\": \"#/definitions/a\"}, {\"type\": \"string\"}], "
+                   "\"definitions\": {\"a\": {\"$ref\": \"#/definitions/a\"}}}");
+    CHECK_REASON(s, "1", "top level: schema recursion too deep");
+    ioc_schema_destroy(s);
 }
 
 TEST(event_schema_accepts_good_events)

@@ -52,6 +52,13 @@ void ioc_engine_stop(struct ioc_engine *e);
 /* Frees everything; call after the loop has returned. Accepts NULL. */
 void ioc_engine_destroy(struct ioc_engine *e);
 
+/* Loads the configured rule files again. A set with any error is refused
+ * whole (errors into diag, the old rules keep running). Rules whose id and
+ * definition are unchanged keep their windows; changed rules start fresh;
+ * removed rules stop matching and their open incidents stay open. Every
+ * attempt is recorded in rule_sets with actor and outcome. */
+int ioc_engine_reload(struct ioc_engine *e, const char *actor, struct ioc_diag *diag);
+
 void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *out);
 
 /* Runs the engine in-process over one JSON-lines file until its end, with no
