@@ -28,6 +28,10 @@ test: build build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
+# Throughput benchmark (bench/README.md); rewrites bench/RESULTS.md. Never part of make test.
+bench: build
+	@sh bench/run.sh $(BUILD)
+
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 

@@ -1352,3 +1352,55 @@ done:
     sqlite3_close(db);
     return rc;
 }
+
+/* The history of every incident in event-time order, for `ioc test`: it
+ * rebuilds what existed at a given time from the log, not from the incidents
+ * table, which only holds the latest state. */
+static const char sql_log[] =
+    "SELECT l.incident_id, i.rule, i.key, l.ts, l.action, l.grade"
+    " FROM incident_log l JOIN incidents i ON i.id = l.incident_id"
+    " ORDER BY l.ts, l.id";
+
+int ioc_db_log(const char *path, int (*cb)(const struct ioc_log_view *v, void *arg), void *arg,
+               char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (!cb) {
+        set_err(err, errlen, "store: no callback");
+        return IOC_EINVAL;
+    }
+    int rc = open_ro(path, &db, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    rc = IOC_EDB;
+    if (sqlite3_prepare_v2(db, sql_log, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    int step_rc;
+    while ((step_rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ioc_log_view v = {
+            .incident_id = sqlite3_column_int64(st, 0),
+            .rule = col_text(st, 1),
+            .key_json = col_text(st, 2),
+            .ts = sqlite3_column_int64(st, 3),
+            .action = col_text(st, 4),
+            .grade = sqlite3_column_int(st, 5),
+        };
+        if (cb(&v, arg) != 0) {
+            step_rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (step_rc != SQLITE_DONE) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}

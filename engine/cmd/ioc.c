@@ -20,6 +20,8 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
     {"check", "validate rule and config files (file:line:column for each error)", cli_cmd_check},
+    {"test", "run rule tests: events in, the expected incidents out (rules/tests/)",
+     cli_cmd_test},
     {"replay", "send a recorded .jsonl stream to an engine, or run it in-process (--local)",
      cli_cmd_replay},
     {"send", "send JSON-lines events from standard input to a running engine", cli_cmd_send},

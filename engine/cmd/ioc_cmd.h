@@ -43,6 +43,7 @@ int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_send(int argc, char **argv);
 int cli_cmd_console(int argc, char **argv);
 int cli_cmd_incidents(int argc, char **argv);
+int cli_cmd_test(int argc, char **argv);
 
 /* ---- Options and messages (ioc_common.c) -------------------------------- */
 
@@ -85,6 +86,9 @@ int cli_text_width(const char *s);
 int cli_put_cell(FILE *f, const char *s, int max, int pad);
 /* Event time (ms) as "YYYY-MM-DD HH:MM:SS" in the process's time zone. */
 char *cli_local_time(int64_t ms, char *buf, size_t n);
+/* Times print in $TZ when set, else in the engine's configured zone (the
+ * embedded default's engine.timezone), so a table reads like the board. */
+void cli_use_engine_timezone(void);
 /* An incident key {"device":"F1","zone":"Z3"} as "device=F1 zone=Z3" into
  * buf; a key that is not an object prints as its JSON. Returns buf. */
 char *cli_key_text(const struct cJSON *key, char *buf, size_t n);

@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ioc/config.h"
 #include "ioc_cmd.h"
 
 /* ---- Options and messages ------------------------------------------------ */
@@ -330,4 +331,19 @@ char *cli_key_text(const cJSON *key, char *buf, size_t n)
         used += (size_t)w;
     }
     return buf;
+}
+
+void cli_use_engine_timezone(void)
+{
+    if (!getenv("TZ")) {
+        struct ioc_diag d;
+        struct ioc_config *cfg = NULL;
+        ioc_diag_init(&d);
+        if (ioc_config_load(NULL, &cfg, &d) == 0 && cfg->engine.timezone) {
+            setenv("TZ", cfg->engine.timezone, 1);
+        }
+        ioc_config_free(cfg);
+        ioc_diag_close(&d);
+    }
+    tzset();
 }

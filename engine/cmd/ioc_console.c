@@ -365,6 +365,7 @@ int cli_cmd_console(int argc, char **argv)
                              zmq_strerror(errno));
         goto done;
     }
+    cli_use_engine_timezone();
     cli_catch_stop_signals();
 
     struct seq_state sq = {0};

@@ -8,8 +8,8 @@
  * copied (the store's strings live only during its callback).
  *
  * Times: incidents carry event time in ms; they print in the TZ environment
- * variable's zone, or UTC when it is unset, so the output does not depend on
- * the machine's /etc/localtime.
+ * variable's zone, or else in the engine's configured zone (Asia/Bangkok by
+ * default), so the output does not depend on the machine's /etc/localtime.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,7 +35,7 @@ static const char incidents_usage[] =
     "Lists the incidents recorded in an engine's database, ordered by id. The table\n"
     "is for reading; json prints one object per line with id, rule, key, grade,\n"
     "state, zone, opened, updated (RFC 3339 event time), count and title.\n"
-    "Times are shown in the TZ environment variable's zone, UTC when unset.\n"
+    "Times are shown in $TZ, else in the engine's zone (engine.timezone).\n"
     "\n"
     "options:\n"
     "  -d, --db FILE          the database (required)\n"
@@ -316,10 +316,7 @@ int cli_cmd_incidents(int argc, char **argv)
     if (stat(db, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         return cli_fail("incidents", "no database at %s", db);
     }
-    if (!getenv("TZ")) {
-        setenv("TZ", "UTC", 1);
-    }
-    tzset();
+    cli_use_engine_timezone();
 
     char err[256] = "";
     int rc = ioc_db_incidents(db, &filter, on_incident, &ctx, err, sizeof err);

@@ -129,13 +129,14 @@ static int replay_local(const struct replay_opts *o)
         goto done;
     }
     printf("%llu events in %.2f s: %.0f events/s; accepted %llu, duplicates %llu, "
-           "rejected %llu (json %llu, schema %llu, size %llu, encoding %llu, late %llu); "
+           "rejected %llu (json %llu, schema %llu, source %llu, size %llu, encoding %llu, "
+           "late %llu); "
            "incidents opened %llu, changes %llu\n",
            (unsigned long long)st.received, seconds,
            seconds > 0 ? (double)st.received / seconds : 0.0, (unsigned long long)st.accepted,
            (unsigned long long)st.duplicates, (unsigned long long)st.rejected,
            (unsigned long long)st.rejected_json, (unsigned long long)st.rejected_schema,
-           (unsigned long long)st.rejected_size, (unsigned long long)st.rejected_encoding,
+           (unsigned long long)st.rejected_source, (unsigned long long)st.rejected_size, (unsigned long long)st.rejected_encoding,
            (unsigned long long)st.rejected_late, (unsigned long long)st.opened,
            (unsigned long long)st.changes);
     rc = CLI_OK;

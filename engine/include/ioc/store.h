@@ -162,4 +162,18 @@ struct ioc_db_summary {
 };
 int ioc_db_summary(const char *path, struct ioc_db_summary *out, char *err, size_t errlen);
 
+/* One incident_log row with its incident's rule and key, as `ioc test` reads
+ * the history back. Strings are valid during the callback only. */
+struct ioc_log_view {
+    int64_t incident_id;
+    const char *rule, *key_json, *action;
+    int64_t ts; /* event time */
+    int grade;
+};
+/* Calls cb for every incident_log row, ordered by event time, then by the
+ * order the rows were written; stops early when cb returns non-zero.
+ * IOC_ENOENT when the file does not exist, IOC_EDB with err otherwise. */
+int ioc_db_log(const char *path, int (*cb)(const struct ioc_log_view *v, void *arg), void *arg,
+               char *err, size_t errlen);
+
 #endif
