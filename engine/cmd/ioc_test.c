@@ -353,8 +353,8 @@ static char *fmt_offset(int64_t ms, char *buf, size_t n)
     size_t used = (size_t)snprintf(buf, n, "+");
     for (size_t i = 0; i < sizeof units / sizeof units[0] && used < n; i++) {
         if (ms >= units[i].ms) {
-            used += (size_t)snprintf(buf + used, n - used, "%lld%s",
-                                     (long long)(ms / units[i].ms), units[i].unit);
+            used += (size_t)snprintf(buf + used, n - used, "%lld%s", (long long)(ms / units[i].ms),
+                                     units[i].unit);
             ms %= units[i].ms;
         }
     }
@@ -417,8 +417,7 @@ static char *resolve_path(const char *test_path, const char *rel)
 /* Every rule id of the files a loaded set read, so that an expectation naming
  * a rule the test does not load is reported at its line. The set is already
  * valid, so only the ids are read. */
-static int collect_rule_ids(struct test_file *f, const struct ioc_ruleset *rs,
-                            struct ioc_diag *d)
+static int collect_rule_ids(struct test_file *f, const struct ioc_ruleset *rs, struct ioc_diag *d)
 {
     cJSON *files = cJSON_Parse(ioc_ruleset_files_json(rs));
     const cJSON *file;
@@ -778,12 +777,14 @@ static int parse_file(const struct test_run *r, const char *path, struct test_fi
 
     const struct ioc_ynode *start = ioc_ymap_get(root, "start");
     if (!start) {
-        ioc_diag_at(d, root, "missing 'start' (the event time of at: 0, like "
-                             "2026-02-11T00:00:00+07:00)");
+        ioc_diag_at(d, root,
+                    "missing 'start' (the event time of at: 0, like "
+                    "2026-02-11T00:00:00+07:00)");
         rc = IOC_EINVAL;
     } else if (start->kind != IOC_Y_SCALAR || ioc_time_parse(start->str, &f->start) != 0) {
-        ioc_diag_at(d, start, "start: expected an RFC 3339 time with an offset, like "
-                              "2026-02-11T00:00:00+07:00");
+        ioc_diag_at(d, start,
+                    "start: expected an RFC 3339 time with an offset, like "
+                    "2026-02-11T00:00:00+07:00");
         rc = IOC_EINVAL;
     } else {
         parse_offset(start->str, f->tz, &f->tz_min);
@@ -879,8 +880,8 @@ static const char *state_after(const char *state, const char *action)
     static const struct {
         const char *action, *state;
     } steps[] = {
-        {"opened", "open"},         {"reopened", "open"}, {"acknowledged", "acknowledged"},
-        {"resolved", "resolved"},   {"closed", "closed"},
+        {"opened", "open"},       {"reopened", "open"}, {"acknowledged", "acknowledged"},
+        {"resolved", "resolved"}, {"closed", "closed"},
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         if (strcmp(action, steps[i].action) == 0) {
@@ -928,7 +929,8 @@ static bool same_incident(const struct expect *x, const struct seen *s)
 
 static bool same_details(const struct expect *x, const struct seen *s)
 {
-    return (x->grade == 0 || x->grade == s->grade) && (!x->state || strcmp(x->state, s->state) == 0);
+    return (x->grade == 0 || x->grade == s->grade) &&
+           (!x->state || strcmp(x->state, s->state) == 0);
 }
 
 static void put_expect(FILE *out, const char *label, const struct expect *x)
@@ -1047,8 +1049,11 @@ static void put_stats(FILE *out, const struct ioc_engine_stats *st)
     const struct {
         const char *reason;
         uint64_t n;
-    } why[] = {{"json", st->rejected_json},         {"schema", st->rejected_schema},
-               {"size", st->rejected_size},         {"encoding", st->rejected_encoding},
+    } why[] = {{"json", st->rejected_json},
+               {"schema", st->rejected_schema},
+               {"source", st->rejected_source},
+               {"size", st->rejected_size},
+               {"encoding", st->rejected_encoding},
                {"late", st->rejected_late}};
     fprintf(out, "  engine: %llu events in, %llu accepted, %llu duplicates, %llu rejected",
             (unsigned long long)st->received, (unsigned long long)st->accepted,
@@ -1211,9 +1216,8 @@ done:
 static int is_test_file(const struct dirent *de)
 {
     size_t n = strlen(de->d_name);
-    return de->d_name[0] != '.' &&
-           ((n > 5 && strcmp(de->d_name + n - 5, ".yaml") == 0) ||
-            (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0));
+    return de->d_name[0] != '.' && ((n > 5 && strcmp(de->d_name + n - 5, ".yaml") == 0) ||
+                                    (n > 4 && strcmp(de->d_name + n - 4, ".yml") == 0));
 }
 
 /* Every *.yaml / *.yml of a directory, in name order. */
@@ -1329,8 +1333,7 @@ int cli_cmd_test(int argc, char **argv)
     char tmpl[4096];
     snprintf(tmpl, sizeof tmpl, "%s/ioc-test-XXXXXX", base && base[0] ? base : "/tmp");
     if (!mkdtemp(tmpl)) {
-        rc = cli_fail("test", "cannot create a temporary directory %s: %s", tmpl,
-                      strerror(errno));
+        rc = cli_fail("test", "cannot create a temporary directory %s: %s", tmpl, strerror(errno));
         goto done;
     }
     r.tmpdir = tmpl;

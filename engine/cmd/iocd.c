@@ -4,8 +4,9 @@
  * It only parses the command line, loads the configuration, runs one engine
  * on its own libuv loop and turns signals into engine calls: SIGTERM and
  * SIGINT stop the engine (it drains, commits and closes; the loop then ends
- * by itself), SIGHUP asks for a rule reload. Everything else lives in the
- * library, so tests and `ioc replay --local` run the very same code.
+ * by itself), SIGHUP reloads the rules (a broken set is refused whole).
+ * Everything else lives in the library, so tests and `ioc replay --local`
+ * run the very same code.
  *
  * The signal handles are unreferenced: they never keep the loop alive, so a
  * run whose inputs are all files ends when the engine stops itself. After the
@@ -188,10 +189,12 @@ static void on_stop_signal(uv_signal_t *h, int signum)
 static void on_hup(uv_signal_t *h, int signum)
 {
     struct iocd *d = h->data;
-    (void)signum;
-    /* A refused set is logged and recorded by the engine; the old rules keep
-     * running, so there is nothing more to do here either way. */
     struct ioc_diag diag;
+
+    (void)signum;
+    ioc_info(TAG, "SIGHUP: reload requested");
+    /* The engine logs the outcome, errors included, and records it in
+     * rule_sets; printing diag here would say it twice. */
     ioc_diag_init(&diag);
     ioc_engine_reload(d->engine, "SIGHUP", &diag);
     ioc_diag_close(&diag);
