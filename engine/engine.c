@@ -15,9 +15,9 @@
  *
  * Time: the engine's clock is event time. The watermark is the newest event
  * time seen minus the allowed lateness; an older event is late and rejected.
- * The duplicate filter only needs to remember (source, id) pairs at or above
- * the watermark, since anything older is rejected as late anyway, so its size
- * is bounded by the lateness window.
+ * The duplicate filter remembers the (source, id) pairs of the last
+ * engine.dedup_window of event time (10 minutes by default), so its size is
+ * bounded; a resend older than that is rejected as late anyway.
  *
  * Incidents: identity is rule id + key values. An open incident is updated
  * by later matches (count, last seen, evidence); its grade may rise and never
@@ -643,6 +643,15 @@ static void reject(struct ioc_engine *e, int code, const char *detail, const voi
     }
 }
 
+static void accept_event(struct ioc_engine *e, const struct ioc_event *ev)
+{
+    e->stats.accepted++;
+    if (e->cfg->store.archive_events && ioc_batch_event(e->batch, ev) != 0) {
+        ioc_error(TAG, "cannot archive event %s: out of memory", ev->id);
+    }
+    match(e, ev);
+}
+
 void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
 {
     struct ioc_event ev;
@@ -657,17 +666,9 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
         reject(e, rc, reason, bytes, len);
         goto flush;
     }
-    int64_t lateness = e->cfg->engine.lateness_ms;
-    if (e->have_ts && ev.ts < e->newest_ts - lateness) {
-        char t1[40], t2[40];
-        snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s",
-                 ioc_time_format(ev.ts, t1, sizeof t1),
-                 ioc_time_format(e->newest_ts - lateness, t2, sizeof t2));
-        reject(e, IOC_ELATE, reason, bytes, len);
-        ioc_event_clear(&ev);
-        goto flush;
-    }
-    /* (source, id) as one key: the source name cannot contain the separator. */
+    /* (source, id) as one key: the source name cannot contain the separator.
+     * Duplicates are checked before lateness, so a sender's resend is counted
+     * as what it is rather than as a late event. */
     const char *src = ioc_source_name(ev.source);
     size_t sl = strlen(src), il = strlen(ev.id);
     char stackkey[256];
@@ -679,30 +680,29 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     memcpy(key, src, sl);
     key[sl] = KEY_SEP;
     memcpy(key + sl + 1, ev.id, il);
+    int64_t lateness = e->cfg->engine.lateness_ms;
     if (ioc_map_get(&e->seen, key, sl + 1 + il)) {
         e->stats.duplicates++;
-        if (key != stackkey) {
-            free(key);
+    } else if (e->have_ts && ev.ts < e->newest_ts - lateness) {
+        char t1[40], t2[40];
+        snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s",
+                 ioc_time_format(ev.ts, t1, sizeof t1),
+                 ioc_time_format(e->newest_ts - lateness, t2, sizeof t2));
+        reject(e, IOC_ELATE, reason, bytes, len);
+    } else {
+        if (!e->have_ts || ev.ts > e->newest_ts) {
+            e->newest_ts = ev.ts;
+            e->have_ts = 1;
+            seen_evict(e, e->newest_ts - e->cfg->engine.dedup_window_ms);
         }
-        ioc_event_clear(&ev);
-        return;
-    }
-    if (!e->have_ts || ev.ts > e->newest_ts) {
-        e->newest_ts = ev.ts;
-        e->have_ts = 1;
-        seen_evict(e, e->newest_ts - lateness);
-    }
-    if (seen_push(e, key, sl + 1 + il, ev.ts) != 0) {
-        ioc_error(TAG, "duplicate filter: out of memory");
+        if (seen_push(e, key, sl + 1 + il, ev.ts) != 0) {
+            ioc_error(TAG, "duplicate filter: out of memory");
+        }
+        accept_event(e, &ev);
     }
     if (key != stackkey) {
         free(key);
     }
-    e->stats.accepted++;
-    if (e->cfg->store.archive_events && ioc_batch_event(e->batch, &ev) != 0) {
-        ioc_error(TAG, "cannot archive event %s: out of memory", ev.id);
-    }
-    match(e, &ev);
     ioc_event_clear(&ev);
 flush:
     if (ioc_batch_size(e->batch) >= (size_t)e->cfg->engine.batch_max) {

@@ -1049,12 +1049,9 @@ static void put_stats(FILE *out, const struct ioc_engine_stats *st)
     const struct {
         const char *reason;
         uint64_t n;
-    } why[] = {{"json", st->rejected_json},
-               {"schema", st->rejected_schema},
-               {"source", st->rejected_source},
-               {"size", st->rejected_size},
-               {"encoding", st->rejected_encoding},
-               {"late", st->rejected_late}};
+    } why[] = {{"json", st->rejected_json},         {"schema", st->rejected_schema},
+               {"source", st->rejected_source},     {"size", st->rejected_size},
+               {"encoding", st->rejected_encoding}, {"late", st->rejected_late}};
     fprintf(out, "  engine: %llu events in, %llu accepted, %llu duplicates, %llu rejected",
             (unsigned long long)st->received, (unsigned long long)st->accepted,
             (unsigned long long)st->duplicates, (unsigned long long)st->rejected);

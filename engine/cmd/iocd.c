@@ -324,7 +324,7 @@ static int run(const char *path, bool check)
     }
     rc = ioc_engine_start(d.engine);
     if (rc < 0) {
-        fprintf(stderr, "iocd: cannot start the engine: %s\n", ioc_strerror(rc));
+        /* The engine logged why; a half-started engine stops like any other. */
         ioc_engine_stop(d.engine);
         uv_run(&d.loop, UV_RUN_DEFAULT);
         goto out;

@@ -22,6 +22,7 @@ struct ioc_ynode;
 
 struct ioc_engine_conf {
     long long lateness_ms;
+    long long dedup_window_ms; /* how long (event time) an id is remembered */
     char *timezone;
     long long max_event_bytes;
     long long batch_max; /* records per store batch before it is handed over */
