@@ -53,7 +53,7 @@ echo "build:   ${build_type:-?}, $cc_version"
 echo "load:    $load_before (1, 5, 15 min)"
 
 # ---- the benchmark ----------------------------------------------------------------------------
-bench_cmd="$BUILD/bench_rules --workdir $OUT $BENCH_ARGS"
+bench_cmd="$BUILD/bench_rules --workdir $OUT${BENCH_ARGS:+ $BENCH_ARGS}"
 echo "running: $bench_cmd"
 t0=$(date +%s)
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
@@ -237,7 +237,8 @@ $(cat "$OUT/table.md")
 - **vs cJSON parse**: the median against the peer row, cJSON alone parsing and freeing the same
   lines (\`--parse-only\`): the ceiling for any engine that parses each event with cJSON.
 - **events/CPU-s**: events per CPU-second of the whole process (user + system, all threads),
-  the median of the runs; it moves less than wall time when other programs share the cores.
+  the median of the runs, and its ratio to the 10-rule tier's; it moves less than wall time
+  when other programs share the cores, so read the index's flatness from this column first.
 - **incidents**: opened per run; the same in every row shows the synthetic rules matched nothing.
 - Wall-clock figures on a shared machine: compare rows of one run, not runs of different days.
 

@@ -464,15 +464,165 @@ static int parse_window(const struct ioc_ynode *n, const char *what, int64_t *ou
     return 0;
 }
 
+
+/* Compiles an expression scalar, reporting errors at their column. */
+static int compile_expr(const struct ioc_ruleset *rs, const struct ioc_ynode *n, const char *what,
+                        struct ioc_expr **out, struct ioc_diag *diag)
+{
+    if (n->kind != IOC_Y_SCALAR) {
+        ioc_diag_at(diag, n, "%s: expected an expression", what);
+        return IOC_ERULE;
+    }
+    struct ioc_expr_env env = {lookup_list, (void *)rs};
+    char err[256];
+    int col = 0;
+    int rc = ioc_expr_compile(n->str, &env, out, &col, err, sizeof err);
+    if (rc == IOC_ENOMEM) {
+        return rc;
+    }
+    if (rc != 0) {
+        ioc_diag_add(diag, n->file, n->line, expr_col(n, col), "%s: %s", what, err);
+        return IOC_ERULE;
+    }
+    return 0;
+}
+
+/* sequence: {within, steps: [{when}, ...]}, two or more steps in order. */
+static int parse_sequence(struct ioc_rule *r, const struct ioc_ruleset *rs,
+                          const struct ioc_ynode *sq, struct ioc_diag *diag)
+{
+    static const char *const keys[] = {"within", "steps", NULL};
+    int bad = 0;
+    r->corr.kind = IOC_CORR_SEQUENCE;
+    if (sq->kind != IOC_Y_MAP) {
+        ioc_diag_at(diag, sq, "sequence: expected {within: 10m, steps: [{when: ...}, ...]}");
+        return IOC_ERULE;
+    }
+    bad |= check_keys(sq, "sequence", keys, "within, steps", diag);
+    const struct ioc_ynode *w = ioc_ymap_get(sq, "within"), *st = ioc_ymap_get(sq, "steps");
+    long long ms = 0;
+    if (!w) {
+        ioc_diag_at(diag, sq, "sequence: 'within' is required, e.g. within: 10m");
+        bad = 1;
+    } else if (ioc_ynode_duration(w, &ms, diag) != 0) {
+        bad = 1;
+    } else if (ms <= 0) {
+        ioc_diag_at(diag, w, "sequence: 'within' must be longer than zero");
+        bad = 1;
+    }
+    r->corr.window_ms = ms;
+    if (!st || st->kind != IOC_Y_SEQ || st->n < 2) {
+        ioc_diag_at(diag, st ? st : sq, "sequence: 'steps' must list two or more {when: ...}");
+        return IOC_ERULE;
+    }
+    r->steps = calloc(st->n, sizeof *r->steps);
+    if (!r->steps) {
+        return IOC_ENOMEM;
+    }
+    for (size_t i = 0; i < st->n; i++) {
+        const struct ioc_ynode *step = st->items[i];
+        static const char *const skeys[] = {"when", NULL};
+        const struct ioc_ynode *wn = ioc_ymap_get(step, "when");
+        if (step->kind != IOC_Y_MAP || !wn) {
+            ioc_diag_at(diag, step, "sequence step: expected {when: EXPRESSION}");
+            bad = 1;
+            continue;
+        }
+        bad |= check_keys(step, "sequence step", skeys, "when", diag);
+        int rc = compile_expr(rs, wn, "when", &r->steps[r->n_steps].when, diag);
+        if (rc == IOC_ENOMEM) {
+            return rc;
+        }
+        if (rc == 0) {
+            r->n_steps++;
+        } else {
+            bad = 1;
+        }
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+/* resolve: {quiet: 30m} or {when: EXPRESSION, for: 20m}. */
+static int parse_resolve(struct ioc_rule *r, const struct ioc_ruleset *rs,
+                         const struct ioc_ynode *n, struct ioc_diag *diag)
+{
+    static const char *const keys[] = {"quiet", "when", "for", NULL};
+    long long ms;
+    int bad = 0;
+    if (n->kind != IOC_Y_MAP) {
+        ioc_diag_at(diag, n, "resolve: expected {quiet: 30m} or {when: \"value < 1.2\", for: 20m}");
+        return IOC_ERULE;
+    }
+    bad |= check_keys(n, "resolve", keys, "quiet, when, for", diag);
+    const struct ioc_ynode *q = ioc_ymap_get(n, "quiet"), *w = ioc_ymap_get(n, "when"),
+                           *f = ioc_ymap_get(n, "for");
+    if (q && (w || f)) {
+        ioc_diag_at(diag, n, "resolve: use either quiet or when + for, not both");
+        return IOC_ERULE;
+    }
+    if (q) {
+        if (ioc_ynode_duration(q, &ms, diag) != 0 || ms <= 0) {
+            return IOC_ERULE;
+        }
+        r->resolve_quiet_ms = ms;
+        return bad ? IOC_ERULE : 0;
+    }
+    if (!w) {
+        ioc_diag_at(diag, n, "resolve: needs quiet, or when + for");
+        return IOC_ERULE;
+    }
+    int rc = compile_expr(rs, w, "resolve.when", &r->resolve_when, diag);
+    if (rc) {
+        return rc;
+    }
+    if (f) {
+        if (ioc_ynode_duration(f, &ms, diag) != 0 || ms < 0) {
+            return IOC_ERULE;
+        }
+        r->resolve_for_ms = ms;
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
 /* count: {window, min, distinct} or aggregate: {fn, field, window}. */
-static int parse_corr(struct ioc_rule *r, const struct ioc_ynode *m, struct ioc_diag *diag)
+static int parse_corr(struct ioc_rule *r, const struct ioc_ruleset *rs, const struct ioc_ynode *m,
+                      struct ioc_diag *diag)
 {
     const struct ioc_ynode *c = ioc_ymap_get(m, "count"), *a = ioc_ymap_get(m, "aggregate");
-    int bad = 0;
-    if (c && a) {
-        ioc_diag_at(diag, ioc_ymap_key(m, "aggregate"),
-                    "a rule has at most one correlation clause (count and aggregate given)");
-        return IOC_ERULE;
+    const struct ioc_ynode *sq = ioc_ymap_get(m, "sequence"), *ab = ioc_ymap_get(m, "absent");
+    static const char *const clauses[] = {"count", "aggregate", "sequence", "absent"};
+    int bad = 0, given = 0;
+    for (int i = 0; i < 4; i++) {
+        if (ioc_ymap_get(m, clauses[i]) && ++given > 1) {
+            ioc_diag_at(diag, ioc_ymap_key(m, clauses[i]),
+                        "a rule has at most one correlation clause (count, aggregate, sequence, "
+                        "absent); '%s' is a second one",
+                        clauses[i]);
+            return IOC_ERULE;
+        }
+    }
+    if (sq) {
+        return parse_sequence(r, rs, sq, diag);
+    }
+    if (ab) {
+        static const char *const keys[] = {"for", NULL};
+        const struct ioc_ynode *f = ioc_ymap_get(ab, "for");
+        long long ms;
+        r->corr.kind = IOC_CORR_ABSENT;
+        if (ab->kind != IOC_Y_MAP || !f) {
+            ioc_diag_at(diag, ab, "absent: expected {for: 15m}");
+            return IOC_ERULE;
+        }
+        bad |= check_keys(ab, "absent", keys, "for", diag);
+        if (ioc_ynode_duration(f, &ms, diag) != 0) {
+            return IOC_ERULE;
+        }
+        if (ms <= 0) {
+            ioc_diag_at(diag, f, "absent: 'for' must be longer than zero");
+            return IOC_ERULE;
+        }
+        r->corr.window_ms = ms;
+        return bad ? IOC_ERULE : 0;
     }
     if (c) {
         static const char *const keys[] = {"window", "min", "distinct", NULL};
@@ -622,6 +772,15 @@ static void rule_close(struct ioc_rule *r)
     free(r->grade.bands);
     ioc_fieldref_close(&r->corr.distinct);
     ioc_fieldref_close(&r->corr.field);
+    for (size_t i = 0; i < r->n_steps; i++) {
+        ioc_expr_free(r->steps[i].when);
+    }
+    free(r->steps);
+    ioc_expr_free(r->resolve_when);
+    for (size_t i = 0; i < r->n_inhibits; i++) {
+        free(r->inhibits[i].id);
+    }
+    free(r->inhibits);
     for (size_t i = 0; i < r->n_sop; i++) {
         free(r->sop[i]);
     }
@@ -683,7 +842,7 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
             goto out;
         }
     }
-    if ((rc = parse_corr(&r, m, diag)) == IOC_ENOMEM) {
+    if ((rc = parse_corr(&r, L->rs, m, diag)) == IOC_ENOMEM) {
         goto out;
     } else if (rc) {
         bad = 1;
@@ -715,19 +874,51 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
         }
     }
     if (!(n = ioc_ymap_get(m, "when"))) {
-        ioc_diag_at(diag, m, "rule%s%s: 'when' is required, e.g. when: source == \"sensor\"",
-                    r.id ? " " : "", r.id ? r.id : "");
-        bad = 1;
-    } else if (n->kind != IOC_Y_SCALAR) {
-        ioc_diag_at(diag, n, "when: expected an expression");
-        bad = 1;
-    } else {
-        struct ioc_expr_env env = {lookup_list, L->rs};
-        char err[256];
-        int col = 0;
-        if (ioc_expr_compile(n->str, &env, &r.when, &col, err, sizeof err) != 0) {
-            ioc_diag_add(diag, n->file, n->line, expr_col(n, col), "when: %s", err);
+        /* A sequence's steps say which events they take. */
+        if (r.corr.kind != IOC_CORR_SEQUENCE) {
+            ioc_diag_at(diag, m,
+                        "rule%s%s: 'when' is required, e.g. when: source == \"sensor\"",
+                        r.id ? " " : "", r.id ? r.id : "");
             bad = 1;
+        }
+    } else if ((rc = compile_expr(L->rs, n, "when", &r.when, diag)) == IOC_ENOMEM) {
+        goto out;
+    } else if (rc) {
+        bad = 1;
+    }
+    rc = 0;
+    if ((n = ioc_ymap_get(m, "resolve"))) {
+        if ((rc = parse_resolve(&r, L->rs, n, diag)) == IOC_ENOMEM) {
+            goto out;
+        }
+        bad |= rc != 0;
+        rc = 0;
+    }
+    if ((n = ioc_ymap_get(m, "inhibits"))) {
+        size_t cnt = n->kind == IOC_Y_SEQ ? n->n : 1;
+        if (n->kind == IOC_Y_MAP || !(r.inhibits = calloc(cnt, sizeof *r.inhibits))) {
+            if (n->kind == IOC_Y_MAP) {
+                ioc_diag_at(diag, n, "inhibits: expected a list of rule ids");
+                bad = 1;
+            } else {
+                rc = IOC_ENOMEM;
+                goto out;
+            }
+        }
+        for (size_t i = 0; r.inhibits && i < cnt; i++) {
+            const struct ioc_ynode *it = n->kind == IOC_Y_SEQ ? n->items[i] : n;
+            if (it->kind != IOC_Y_SCALAR) {
+                ioc_diag_at(diag, it, "inhibits: expected a rule id");
+                bad = 1;
+                continue;
+            }
+            struct ioc_rule_ref *ref = &r.inhibits[r.n_inhibits++];
+            ref->line = it->line;
+            ref->col = it->col;
+            if (!(ref->id = strdup(it->str))) {
+                rc = IOC_ENOMEM;
+                goto out;
+            }
         }
     }
     if ((n = ioc_ymap_get(m, "key"))) {
@@ -801,7 +992,9 @@ out:
     return rc;
 }
 
-static int load_doc(struct loader *L, const struct ioc_ynode *root)
+/* First pass over a file: its top-level keys and its lists, so that every
+ * list of the set is known before any rule of any file is compiled. */
+static int load_doc_lists(struct loader *L, const struct ioc_ynode *root)
 {
     int bad = 0, rc;
     if (root->kind != IOC_Y_MAP) {
@@ -822,6 +1015,17 @@ static int load_doc(struct loader *L, const struct ioc_ynode *root)
             return rc;
         }
         bad = 1;
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+/* Second pass: the rules of a file. */
+static int load_doc(struct loader *L, const struct ioc_ynode *root)
+{
+    int bad = 0, rc;
+    const struct ioc_ynode *n;
+    if (root->kind != IOC_Y_MAP) {
+        return IOC_ERULE; /* reported by the first pass */
     }
     if (!(n = ioc_ymap_get(root, "rules"))) {
         ioc_diag_at(L->diag, root, "a rule file needs 'rules:', a list of rules");
@@ -853,45 +1057,65 @@ static int list_add(struct ioc_rule_list *l, uint32_t idx)
     return 0;
 }
 
+/* Adds rule r to the lists of the sources and types expression x can match. */
+static int index_expr(struct ioc_ruleset *rs, const struct ioc_rule *r, const struct ioc_expr *x)
+{
+    const char *const *srcs = NULL, *const *types = NULL;
+    size_t ns = 0, nt = 0;
+    bool src_known = x && ioc_expr_constraint(x, IOC_F_SOURCE, &srcs, &ns);
+    bool type_known = x && ioc_expr_constraint(x, IOC_F_TYPE, &types, &nt);
+    for (int s = 0; s < IOC_SRC__COUNT; s++) {
+        if (src_known) {
+            bool hit = false;
+            for (size_t j = 0; j < ns; j++) {
+                hit |= strcmp(srcs[j], ioc_source_name((enum ioc_source)s)) == 0;
+            }
+            if (!hit) {
+                continue;
+            }
+        }
+        if (!type_known) {
+            struct ioc_rule_list *any = &rs->any_type[s];
+            if ((any->n == 0 || any->idx[any->n - 1] != r->index) && list_add(any, r->index)) {
+                return IOC_ENOMEM;
+            }
+            continue;
+        }
+        for (size_t j = 0; j < nt; j++) {
+            struct ioc_rule_list *l = ioc_map_get(&rs->by_type[s], types[j], strlen(types[j]));
+            if (!l) {
+                if (!(l = calloc(1, sizeof *l)) ||
+                    ioc_map_put(&rs->by_type[s], types[j], strlen(types[j]), l)) {
+                    free(l);
+                    return IOC_ENOMEM;
+                }
+            }
+            if (l->n == 0 || l->idx[l->n - 1] != r->index) {
+                if (list_add(l, r->index)) {
+                    return IOC_ENOMEM;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 static int build_index(struct ioc_ruleset *rs)
 {
     for (size_t i = 0; i < rs->n; i++) {
         struct ioc_rule *r = &rs->rules[i];
-        const char *const *srcs, *const *types;
-        size_t ns = 0, nt = 0;
-        bool src_known = ioc_expr_constraint(r->when, IOC_F_SOURCE, &srcs, &ns);
-        bool type_known = ioc_expr_constraint(r->when, IOC_F_TYPE, &types, &nt);
-        for (int s = 0; s < IOC_SRC__COUNT; s++) {
-            if (src_known) {
-                bool hit = false;
-                for (size_t j = 0; j < ns; j++) {
-                    hit |= strcmp(srcs[j], ioc_source_name((enum ioc_source)s)) == 0;
-                }
-                if (!hit) {
-                    continue;
-                }
+        int rc = 0;
+        /* A rule is a candidate wherever its `when` can match, or, without
+         * one, wherever any of its steps or members can. */
+        if (r->when) {
+            rc = index_expr(rs, r, r->when);
+        } else {
+            for (size_t j = 0; j < r->n_steps && !rc; j++) {
+                rc = index_expr(rs, r, r->steps[j].when);
             }
-            if (!type_known) {
-                if (list_add(&rs->any_type[s], r->index)) {
-                    return IOC_ENOMEM;
-                }
-                continue;
-            }
-            for (size_t j = 0; j < nt; j++) {
-                struct ioc_rule_list *l = ioc_map_get(&rs->by_type[s], types[j], strlen(types[j]));
-                if (!l) {
-                    if (!(l = calloc(1, sizeof *l)) ||
-                        ioc_map_put(&rs->by_type[s], types[j], strlen(types[j]), l)) {
-                        free(l);
-                        return IOC_ENOMEM;
-                    }
-                }
-                if (l->n == 0 || l->idx[l->n - 1] != r->index) {
-                    if (list_add(l, r->index)) {
-                        return IOC_ENOMEM;
-                    }
-                }
-            }
+        }
+        if (rc) {
+            return rc;
         }
     }
     /* Merge the any-type rules into each typed list, keeping rule order. */
@@ -906,10 +1130,15 @@ static int build_index(struct ioc_ruleset *rs)
             }
             size_t a = 0, b = 0, k = 0;
             while (a < l->n || b < any->n) {
+                uint32_t next;
                 if (b >= any->n || (a < l->n && l->idx[a] < any->idx[b])) {
-                    merged[k++] = l->idx[a++];
+                    next = l->idx[a++];
                 } else {
-                    merged[k++] = any->idx[b++];
+                    next = any->idx[b++];
+                }
+                /* A rule indexed both by type and for any type appears once. */
+                if (k == 0 || merged[k - 1] != next) {
+                    merged[k++] = next;
                 }
             }
             free(l->idx);
@@ -928,6 +1157,32 @@ const struct ioc_rule_list *ioc__ruleset_candidates(const struct ioc_ruleset *rs
 }
 
 /* ---- public --------------------------------------------------------------- */
+
+/* Rules name other rules (inhibits); an unknown id is an error where it was
+ * written. */
+static int resolve_refs(struct ioc_ruleset *rs, struct ioc_diag *diag)
+{
+    int bad = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        struct ioc_rule *r = &rs->rules[i];
+        for (size_t k = 0; k < r->n_inhibits; k++) {
+            struct ioc_rule_ref *ref = &r->inhibits[k];
+            size_t j = 0;
+            while (j < rs->n && strcmp(rs->rules[j].id, ref->id) != 0) {
+                j++;
+            }
+            if (j == rs->n) {
+                ioc_diag_add(diag, r->file, ref->line, ref->col,
+                             "inhibits: unknown rule '%s'", ref->id);
+                bad = 1;
+            } else {
+                ref->idx = (uint32_t)j;
+                rs->rules[j].inhibited_by_any = true;
+            }
+        }
+    }
+    return bad ? IOC_ERULE : 0;
+}
 
 static void ids_close(struct ioc_map *ids)
 {
@@ -966,6 +1221,12 @@ int ioc_ruleset_load(const char *const *paths, size_t n, struct ioc_ruleset **ou
         rc = IOC_ENOMEM;
         goto fail;
     }
+    struct ioc_ynode **roots = calloc(rs->n_files ? rs->n_files : 1, sizeof *roots);
+    if (!roots) {
+        cJSON_Delete(files);
+        rc = IOC_ENOMEM;
+        goto fail;
+    }
     for (size_t i = 0; i < rs->n_files; i++) {
         cJSON_AddItemToArray(files, cJSON_CreateString(rs->files[i]));
         size_t len = 0;
@@ -978,21 +1239,31 @@ int ioc_ruleset_load(const char *const *paths, size_t n, struct ioc_ruleset **ou
         for (size_t j = 0; j < len; j++) {
             h = (h ^ (unsigned char)text[j]) * 1099511628211ULL;
         }
-        struct ioc_ynode *root = NULL;
-        rc = ioc_yaml_parse(rs->files[i], text, len, &root, diag);
+        rc = ioc_yaml_parse(rs->files[i], text, len, &roots[i], diag);
         free(text);
         if (rc != 0) {
             bad = 1;
             continue;
         }
-        rc = load_doc(&L, root);
-        ioc_yaml_free(root);
-        if (rc == IOC_ENOMEM) {
-            cJSON_Delete(files);
-            goto fail;
+        if ((rc = load_doc_lists(&L, roots[i])) == IOC_ENOMEM) {
+            break;
         }
         bad |= rc != 0;
     }
+    for (size_t i = 0; rc != IOC_ENOMEM && i < rs->n_files; i++) {
+        if (roots[i] && (rc = load_doc(&L, roots[i])) != IOC_ENOMEM) {
+            bad |= rc != 0;
+        }
+    }
+    for (size_t i = 0; i < rs->n_files; i++) {
+        ioc_yaml_free(roots[i]);
+    }
+    free(roots);
+    if (rc == IOC_ENOMEM) {
+        cJSON_Delete(files);
+        goto fail;
+    }
+    bad |= resolve_refs(rs, diag) != 0;
     rs->files_json = cJSON_PrintUnformatted(files);
     cJSON_Delete(files);
     snprintf(rs->hash, sizeof rs->hash, "%016llx", (unsigned long long)h);

@@ -42,12 +42,31 @@ struct ioc_tpl_part {
     struct ioc_fieldref ref; /* IOC_TPL_FIELD */
 };
 
+/* A reference to another rule by id, kept with its position so an unknown
+ * id is reported where it was written. */
+struct ioc_rule_ref {
+    char *id;
+    int line, col;
+    uint32_t idx;
+};
+
 /* The correlation clause of a rule (at most one). */
-enum ioc_corr_kind { IOC_CORR_NONE, IOC_CORR_COUNT, IOC_CORR_AGGREGATE };
+enum ioc_corr_kind {
+    IOC_CORR_NONE,
+    IOC_CORR_COUNT,
+    IOC_CORR_AGGREGATE,
+    IOC_CORR_SEQUENCE,
+    IOC_CORR_ABSENT,
+};
+
+/* One step of a sequence. */
+struct ioc_step {
+    struct ioc_expr *when;
+};
 
 struct ioc_corr {
     enum ioc_corr_kind kind;
-    int64_t window_ms;
+    int64_t window_ms; /* count/aggregate window, sequence `within`, absent `for` */
     int64_t min;                  /* count: events (or distinct values) needed to open */
     bool has_distinct;            /* count: distinct values of this field */
     struct ioc_fieldref distinct;
@@ -78,6 +97,18 @@ struct ioc_rule {
     size_t n_keys;
     struct ioc_grade_spec grade;
     struct ioc_corr corr;
+    struct ioc_step *steps; /* sequence */
+    size_t n_steps;
+    /* resolve: {quiet} resolves after no match for quiet_ms; {when, for}
+     * resolves once `when` held on the key's events for for_ms. */
+    int64_t resolve_quiet_ms;
+    struct ioc_expr *resolve_when;
+    int64_t resolve_for_ms;
+    /* inhibits: rule ids, their positions, and once the set is loaded their
+     * indices. */
+    struct ioc_rule_ref *inhibits;
+    size_t n_inhibits;
+    bool inhibited_by_any; /* some rule inhibits this one */
     char **sop;
     size_t n_sop;
     char *escalation;
