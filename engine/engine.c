@@ -36,6 +36,7 @@
 #include "ioc/map.h"
 #include "ioc/plugin.h"
 #include "ioc/store.h"
+#include "ioc/timer.h"
 #include "rule_int.h"
 
 #define TAG "engine"
@@ -55,7 +56,12 @@ struct incident {
     const char *state;
     int grade;
     int64_t opened, updated, count;
+    int64_t resolve_since; /* resolve.when has held since (INT64_MIN: not holding) */
+    int quiet_armed;       /* a resolve.quiet timer is pending */
 };
+
+/* What an event-time timer is for. */
+enum { TIMER_ABSENT, TIMER_QUIET, TIMER_RESOLVE_FOR };
 
 /* The window of one rule key under a count or aggregate clause. States of a
  * rule sit on that rule's list in the order they were last fed, so the
@@ -66,6 +72,10 @@ struct wstate {
     struct wstate *prev, *next;
     uint32_t rule;
     int64_t last_ts;
+    int64_t *starts; /* sequence: latest start of a chain that completed step i */
+    char *raw;       /* absent: the key's last event, for the incident's fields */
+    size_t raw_len;
+    int armed;       /* absent: a timer is pending */
     size_t keylen;
     char key[];
 };
@@ -94,6 +104,12 @@ struct ioc_engine {
     int flush_open;
 
     struct ioc_map incidents; /* rule id + key -> struct incident */
+    struct ioc_timers timers; /* event-time timers */
+    int64_t clock;            /* the watermark: event time the engine has reached */
+    int have_clock;
+    int64_t newest_wall;      /* wall clock when the newest event time arrived */
+    uv_timer_t live;          /* advances the clock in live mode */
+    int live_open;
     struct ioc_map windows;   /* rule id + key -> struct wstate */
     struct wlist *wlru;       /* per rule */
     int64_t next_id;
@@ -110,6 +126,7 @@ struct ioc_engine {
     int started, stopping;
 
     char keybuf[1024];
+    char keybuf2[1024];
     char title[512];
 };
 
@@ -295,11 +312,14 @@ static char *render_change(struct ioc_engine *e, const struct incident *inc, con
 
 /* Records one change of an incident: its row, the evidence, the log row and
  * the message to publish once they are durable. */
+static int inhibited(struct ioc_engine *e, const struct incident *inc, const struct ioc_event *ev);
+
 static int record(struct ioc_engine *e, const struct incident *inc, const char *change,
-                  const struct ioc_event *ev, const char *reason)
+                  const struct ioc_event *ev, int64_t at, const char *reason)
 {
-    int64_t at = ev ? ev->ts : inc->updated;
-    e->seq++;
+    /* Inhibited changes are recorded, never published. */
+    int quiet = ev && inc->rule && inc->rule->inhibited_by_any && inhibited(e, inc, ev);
+    e->seq += quiet ? 0 : 1;
     char *json = render_change(e, inc, change, ev, at);
     if (!json) {
         return IOC_ENOMEM;
@@ -345,26 +365,27 @@ static int record(struct ioc_engine *e, const struct incident *inc, const char *
     if (!rc) {
         rc = ioc_batch_log(e->batch, &log);
     }
-    if (!rc) {
+    if (!rc && !quiet) {
         rc = ioc_batch_publish(e->batch, topic, json, strlen(json));
     }
     free(json);
     e->stats.changes++;
+    e->stats.inhibited += quiet ? 1 : 0;
     return rc;
 }
 
 /* Builds "rule<US>v1<US>v2" into keybuf and the key object as JSON. Returns
  * the key length, or 0 when a key field is missing (the event cannot be
  * keyed, so the rule does not match it). */
-static size_t make_key(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
-                       cJSON **key_json)
+static size_t make_key_into(char *buf, size_t cap, const struct ioc_rule *r,
+                            const struct ioc_event *ev, cJSON **key_json)
 {
     size_t n = strlen(r->id);
     char num[64];
-    if (n >= sizeof e->keybuf) {
+    if (n >= cap) {
         return 0;
     }
-    memcpy(e->keybuf, r->id, n);
+    memcpy(buf, r->id, n);
     if (key_json) {
         *key_json = cJSON_CreateObject();
     }
@@ -381,11 +402,11 @@ static size_t make_key(struct ioc_engine *e, const struct ioc_rule *r, const str
         } else {
             goto missing;
         }
-        if (n + 1 + len >= sizeof e->keybuf) {
+        if (n + 1 + len >= cap) {
             goto missing;
         }
-        e->keybuf[n++] = KEY_SEP;
-        memcpy(e->keybuf + n, s, len);
+        buf[n++] = KEY_SEP;
+        memcpy(buf + n, s, len);
         n += len;
         if (key_json && *key_json) {
             if (v.t == IOC_V_STR) {
@@ -395,7 +416,7 @@ static size_t make_key(struct ioc_engine *e, const struct ioc_rule *r, const str
             }
         }
     }
-    e->keybuf[n] = 0;
+    buf[n] = 0;
     return n;
 missing:
     if (key_json) {
@@ -405,8 +426,36 @@ missing:
     return 0;
 }
 
+static size_t make_key(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
+                       cJSON **key_json)
+{
+    return make_key_into(e->keybuf, sizeof e->keybuf, r, ev, key_json);
+}
+
+/* An incident change is inhibited when a rule that inhibits its rule has an
+ * open incident on the key this event gives that rule (a rule keyed by zone
+ * inhibits the device-keyed incidents of its zone). */
+static int inhibited(struct ioc_engine *e, const struct incident *inc, const struct ioc_event *ev)
+{
+    for (size_t i = 0; i < e->rules->n; i++) {
+        const struct ioc_rule *r = &e->rules->rules[i];
+        for (size_t k = 0; k < r->n_inhibits; k++) {
+            if (&e->rules->rules[r->inhibits[k].idx] != inc->rule) {
+                continue;
+            }
+            size_t n = make_key_into(e->keybuf2, sizeof e->keybuf2, r, ev, NULL);
+            if (n && ioc_map_get(&e->incidents, e->keybuf2, n)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int arm_resolve(struct ioc_engine *e, struct incident *inc, const char *key, size_t klen);
+
 static int open_incident(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
-                         size_t keylen, int grade, const struct ioc_match *m)
+                         size_t keylen, int grade, const struct ioc_match *m, int64_t at)
 {
     cJSON *kj = NULL;
     struct incident *inc = calloc(1, sizeof *inc);
@@ -425,26 +474,33 @@ static int open_incident(struct ioc_engine *e, const struct ioc_rule *r, const s
     inc->title = strdup(e->title);
     inc->state = "open";
     inc->grade = grade;
-    inc->opened = inc->updated = ev->ts;
+    inc->opened = inc->updated = at;
     inc->count = 1;
+    inc->resolve_since = INT64_MIN;
     if (!inc->rule_id || !inc->key_json || (ev->zone && !inc->zone) || !inc->fields_json ||
         !inc->title || ioc_map_put(&e->incidents, e->keybuf, keylen, inc)) {
         incident_free(inc);
         return IOC_ENOMEM;
     }
     e->stats.opened++;
-    return record(e, inc, "opened", ev, NULL);
+    int rc = record(e, inc, "opened", ev, at, NULL);
+    return rc ? rc : arm_resolve(e, inc, e->keybuf, keylen);
 }
 
 static int update_incident(struct ioc_engine *e, struct incident *inc, const struct ioc_rule *r,
-                           const struct ioc_event *ev, struct ioc_match *m)
+                           const struct ioc_event *ev, struct ioc_match *m, size_t klen,
+                           int64_t at)
 {
     inc->count++;
     if (r->corr.kind == IOC_CORR_NONE) {
         m->count = inc->count;
     }
-    if (ev->ts > inc->updated) {
-        inc->updated = ev->ts;
+    if (at > inc->updated) {
+        inc->updated = at;
+    }
+    int rc = arm_resolve(e, inc, e->keybuf, klen);
+    if (rc) {
+        return rc;
     }
     ioc__rule_title(r, ev, m, e->title, sizeof e->title);
     if (strcmp(e->title, inc->title) != 0) {
@@ -459,10 +515,13 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
         char reason[64];
         snprintf(reason, sizeof reason, "grade %d -> %d", inc->grade, g);
         inc->grade = g;
-        return record(e, inc, "graded", ev, reason);
+        return record(e, inc, "graded", ev, at, reason);
     }
-    return record(e, inc, "updated", ev, NULL);
+    return record(e, inc, "updated", ev, at, NULL);
 }
+
+static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r, size_t klen);
+static void sweep(struct ioc_engine *e, const struct ioc_rule *r, const struct wstate *keep);
 
 static void wlist_unlink(struct wlist *l, struct wstate *ws)
 {
@@ -496,6 +555,8 @@ static void wstate_free(struct ioc_engine *e, struct wstate *ws)
     wlist_unlink(&e->wlru[ws->rule], ws);
     ioc_map_del(&e->windows, ws->key, ws->keylen);
     ioc_window_close(&ws->w);
+    free(ws->starts);
+    free(ws->raw);
     free(ws);
 }
 
@@ -525,24 +586,10 @@ static int window_step(struct ioc_engine *e, const struct ioc_rule *r, const str
         }
     }
     struct wlist *l = &e->wlru[r->index];
-    struct wstate *ws = ioc_map_get(&e->windows, e->keybuf, klen);
+    struct wstate *ws = wstate_get(e, r, klen);
     if (!ws) {
-        if (!(ws = calloc(1, sizeof *ws + klen + 1))) {
-            return 1;
-        }
-        memcpy(ws->key, e->keybuf, klen);
-        ws->keylen = klen;
-        ws->rule = r->index;
-        ioc_window_init(&ws->w, r->corr.has_distinct);
-        if (ioc_map_put(&e->windows, ws->key, klen, ws) != 0) {
-            ioc_window_close(&ws->w);
-            free(ws);
-            return 1;
-        }
-    } else {
-        wlist_unlink(l, ws);
+        return 1;
     }
-    wlist_append(l, ws);
     ioc_window_evict(&ws->w, ev->ts - r->corr.window_ms);
     if (ioc_window_push(&ws->w, ev->ts, v, h) != 0) {
         ioc_error(TAG, "rule %s: window: out of memory", r->id);
@@ -554,13 +601,211 @@ static int window_step(struct ioc_engine *e, const struct ioc_rule *r, const str
     if (r->corr.kind == IOC_CORR_AGGREGATE) {
         m->has_agg = ioc_window_agg(&ws->w, r->corr.fn, &m->agg);
     }
-    /* Keys of this rule that went quiet for a whole window can never count
-     * again; drop a few per event so the sweep costs nothing noticeable. */
-    int64_t expired = e->newest_ts - e->cfg->engine.lateness_ms - r->corr.window_ms;
-    for (int i = 0; i < 4 && l->head && l->head != ws && l->head->last_ts <= expired; i++) {
+    sweep(e, r, ws);
+    (void)l;
+    return 0;
+}
+
+/* Gets or creates the state of a rule key (keybuf) on the rule's LRU list. */
+static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r, size_t klen)
+{
+    struct wlist *l = &e->wlru[r->index];
+    struct wstate *ws = ioc_map_get(&e->windows, e->keybuf, klen);
+    if (ws) {
+        wlist_unlink(l, ws);
+        wlist_append(l, ws);
+        return ws;
+    }
+    if (!(ws = calloc(1, sizeof *ws + klen + 1))) {
+        return NULL;
+    }
+    memcpy(ws->key, e->keybuf, klen);
+    ws->keylen = klen;
+    ws->rule = r->index;
+    ioc_window_init(&ws->w, r->corr.has_distinct);
+    if (r->n_steps) {
+        if (!(ws->starts = malloc(r->n_steps * sizeof *ws->starts))) {
+            free(ws);
+            return NULL;
+        }
+        for (size_t i = 0; i < r->n_steps; i++) {
+            ws->starts[i] = INT64_MIN;
+        }
+    }
+    if (ioc_map_put(&e->windows, ws->key, klen, ws) != 0) {
+        free(ws->starts);
+        free(ws);
+        return NULL;
+    }
+    wlist_append(l, ws);
+    return ws;
+}
+
+/* Keys of a rule that went quiet for a whole window can never count again;
+ * a few are dropped per event, oldest first, so the sweep costs nothing
+ * noticeable. Absent rules keep their keys until their timer fires. */
+static void sweep(struct ioc_engine *e, const struct ioc_rule *r, const struct wstate *keep)
+{
+    struct wlist *l = &e->wlru[r->index];
+    int64_t expired = e->clock - r->corr.window_ms;
+    for (int i = 0; i < 4 && l->head && l->head != keep && l->head->last_ts <= expired; i++) {
         wstate_free(e, l->head);
     }
-    return 0;
+}
+
+/* Opens or updates the incident of rule r for the key in keybuf. */
+static void hit(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
+                size_t klen, struct ioc_match *mt, int64_t at)
+{
+    e->stats.matches++;
+    struct incident *inc = ioc_map_get(&e->incidents, e->keybuf, klen);
+    int rc;
+    if (inc) {
+        rc = update_incident(e, inc, r, ev, mt, klen, at);
+    } else {
+        if (r->corr.kind == IOC_CORR_COUNT && mt->count < r->corr.min) {
+            return;
+        }
+        if (r->corr.kind != IOC_CORR_COUNT && r->corr.kind != IOC_CORR_AGGREGATE) {
+            mt->count = 1;
+        }
+        int g = ioc__rule_grade(r, ev, mt);
+        if (g == 0) {
+            return;
+        }
+        rc = open_incident(e, r, ev, klen, g, mt, at);
+    }
+    if (rc) {
+        ioc_error(TAG, "rule %s: cannot record an incident change: %s", r->id, ioc_strerror(rc));
+    }
+}
+
+/* A sequence advances by at most one step per event, last step first, so an
+ * event that fits two steps cannot complete a chain on its own. */
+static void sequence_step(struct ioc_engine *e, const struct ioc_rule *r,
+                          const struct ioc_event *ev)
+{
+    size_t klen = 0;
+    struct wstate *ws = NULL;
+    for (size_t k = r->n_steps; k-- > 0;) {
+        if (!ioc_expr_eval(r->steps[k].when, ev)) {
+            continue;
+        }
+        if (!ws) {
+            if (!(klen = make_key(e, r, ev, NULL)) || !(ws = wstate_get(e, r, klen))) {
+                return;
+            }
+            if (ev->ts > ws->last_ts) {
+                ws->last_ts = ev->ts;
+            }
+            sweep(e, r, ws);
+        }
+        if (k == 0) {
+            ws->starts[0] = ev->ts;
+            continue;
+        }
+        int64_t start = ws->starts[k - 1];
+        if (start == INT64_MIN || ev->ts - start > r->corr.window_ms || ev->ts < start) {
+            continue;
+        }
+        if (k + 1 < r->n_steps) {
+            ws->starts[k] = start > ws->starts[k] ? start : ws->starts[k];
+            continue;
+        }
+        /* Completed: the chain is used up; a new one starts from step one. */
+        for (size_t j = 0; j < r->n_steps; j++) {
+            ws->starts[j] = INT64_MIN;
+        }
+        struct ioc_match mt = {0};
+        hit(e, r, ev, klen, &mt, ev->ts);
+        return;
+    }
+}
+
+/* A key of an absent rule was seen: remember its last event and make sure a
+ * timer will look at it once it has been quiet long enough. */
+static void absent_seen(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
+                        size_t klen)
+{
+    struct wstate *ws = wstate_get(e, r, klen);
+    if (!ws) {
+        return;
+    }
+    if (ev->ts >= ws->last_ts || !ws->raw) {
+        char *raw = malloc(ev->raw_len + 1);
+        if (!raw) {
+            return;
+        }
+        memcpy(raw, ev->raw, ev->raw_len);
+        free(ws->raw);
+        ws->raw = raw;
+        ws->raw_len = ev->raw_len;
+        ws->last_ts = ev->ts;
+    }
+    if (!ws->armed &&
+        ioc_timers_add(&e->timers, ws->last_ts + r->corr.window_ms, TIMER_ABSENT, r->index, 0,
+                       e->keybuf, klen) == 0) {
+        ws->armed = 1;
+    }
+}
+
+/* Schedules the timers of an incident's resolve clause after a change. */
+static int arm_resolve(struct ioc_engine *e, struct incident *inc, const char *key, size_t klen)
+{
+    const struct ioc_rule *r = inc->rule;
+    if (!r || r->resolve_quiet_ms <= 0 || inc->quiet_armed) {
+        return 0;
+    }
+    int rc = ioc_timers_add(&e->timers, inc->updated + r->resolve_quiet_ms, TIMER_QUIET, r->index,
+                            inc->id, key, klen);
+    inc->quiet_armed = rc == 0;
+    return rc;
+}
+
+static void resolve_incident(struct ioc_engine *e, struct incident *inc, const char *key,
+                             size_t klen, int64_t at, const char *reason)
+{
+    inc->state = "resolved";
+    if (at > inc->updated) {
+        inc->updated = at;
+    }
+    int rc = record(e, inc, "resolved", NULL, at, reason);
+    if (rc) {
+        ioc_error(TAG, "incident %lld: cannot record its resolution: %s", (long long)inc->id,
+                  ioc_strerror(rc));
+    }
+    /* A later match opens a new incident. */
+    ioc_map_del(&e->incidents, key, klen);
+    incident_free(inc);
+    e->stats.resolved++;
+}
+
+/* resolve: {when, for}: the condition is watched on every event the rule is
+ * a candidate for, whether or not it matches `when`. */
+static void resolve_watch(struct ioc_engine *e, const struct ioc_rule *r,
+                          const struct ioc_event *ev)
+{
+    size_t klen = make_key(e, r, ev, NULL);
+    struct incident *inc = klen ? ioc_map_get(&e->incidents, e->keybuf, klen) : NULL;
+    if (!inc) {
+        return;
+    }
+    if (!ioc_expr_eval(r->resolve_when, ev)) {
+        inc->resolve_since = INT64_MIN;
+        return;
+    }
+    if (inc->resolve_since != INT64_MIN) {
+        return;
+    }
+    inc->resolve_since = ev->ts;
+    if (r->resolve_for_ms == 0) {
+        resolve_incident(e, inc, e->keybuf, klen, ev->ts, "resolve condition met");
+        return;
+    }
+    if (ioc_timers_add(&e->timers, ev->ts + r->resolve_for_ms, TIMER_RESOLVE_FOR, r->index,
+                       inc->id, e->keybuf, klen) != 0) {
+        ioc_error(TAG, "rule %s: cannot schedule a resolution: out of memory", r->id);
+    }
 }
 
 static void match(struct ioc_engine *e, const struct ioc_event *ev)
@@ -568,39 +813,126 @@ static void match(struct ioc_engine *e, const struct ioc_event *ev)
     const struct ioc_rule_list *cands = ioc__ruleset_candidates(e->rules, ev->source, ev->type);
     for (size_t i = 0; i < cands->n; i++) {
         const struct ioc_rule *r = &e->rules->rules[cands->idx[i]];
-        if (!ioc_expr_eval(r->when, ev)) {
+        if (r->when && !ioc_expr_eval(r->when, ev)) {
+            if (r->resolve_when) {
+                resolve_watch(e, r, ev);
+            }
+            continue;
+        }
+        if (r->corr.kind == IOC_CORR_SEQUENCE) {
+            sequence_step(e, r, ev);
             continue;
         }
         size_t klen = make_key(e, r, ev, NULL);
         if (klen == 0) {
             continue;
         }
-        struct ioc_match mt = {0};
-        if (r->corr.kind != IOC_CORR_NONE && window_step(e, r, ev, klen, &mt) != 0) {
-            continue;
-        }
-        e->stats.matches++;
-        struct incident *inc = ioc_map_get(&e->incidents, e->keybuf, klen);
-        int rc;
-        if (inc) {
-            rc = update_incident(e, inc, r, ev, &mt);
+        if (r->corr.kind == IOC_CORR_ABSENT) {
+            absent_seen(e, r, ev, klen);
         } else {
-            if (r->corr.kind == IOC_CORR_COUNT && mt.count < r->corr.min) {
-                continue;
+            struct ioc_match mt = {0};
+            if (r->corr.kind == IOC_CORR_NONE || window_step(e, r, ev, klen, &mt) == 0) {
+                hit(e, r, ev, klen, &mt, ev->ts);
             }
-            if (r->corr.kind == IOC_CORR_NONE) {
-                mt.count = 1;
-            }
-            int g = ioc__rule_grade(r, ev, &mt);
-            if (g == 0) {
-                continue;
-            }
-            rc = open_incident(e, r, ev, klen, g, &mt);
         }
-        if (rc) {
-            ioc_error(TAG, "rule %s: cannot record an incident change: %s", r->id,
-                      ioc_strerror(rc));
+        if (r->resolve_when) {
+            resolve_watch(e, r, ev);
         }
+    }
+}
+
+/* ---- event time ---------------------------------------------------------------- */
+
+static void fire(struct ioc_engine *e, struct ioc_timer *t)
+{
+    if (t->rule >= e->rules->n) {
+        return; /* set before a reload that removed the rule */
+    }
+    const struct ioc_rule *r = &e->rules->rules[t->rule];
+    memcpy(e->keybuf, t->key, t->keylen);
+    e->keybuf[t->keylen] = 0;
+    if (t->kind == TIMER_ABSENT) {
+        struct wstate *ws = ioc_map_get(&e->windows, t->key, t->keylen);
+        if (!ws || !ws->armed || r->corr.kind != IOC_CORR_ABSENT || ws->rule != t->rule) {
+            return;
+        }
+        int64_t due = ws->last_ts + r->corr.window_ms;
+        if (due > t->due) {
+            /* Seen since the timer was set: look again when that goes quiet. */
+            if (ioc_timers_add(&e->timers, due, TIMER_ABSENT, t->rule, 0, t->key, t->keylen)) {
+                ws->armed = 0;
+            }
+            return;
+        }
+        struct ioc_event ev;
+        char reason[256];
+        if (ioc_decoder_decode(e->dec, ws->raw, ws->raw_len, wall_ms(e), &ev, reason,
+                               sizeof reason) == 0) {
+            struct ioc_match mt = {0};
+            hit(e, r, &ev, t->keylen, &mt, t->due);
+            ioc_event_clear(&ev);
+        }
+        /* The key went quiet: its state is done until it is seen again. */
+        ws->armed = 0;
+        wstate_free(e, ws);
+        return;
+    }
+    struct incident *inc = ioc_map_get(&e->incidents, t->key, t->keylen);
+    if (!inc || inc->id != t->ref) {
+        return; /* resolved, or replaced by a newer incident */
+    }
+    if (t->kind == TIMER_QUIET) {
+        inc->quiet_armed = 0;
+        if (!inc->rule || inc->rule->resolve_quiet_ms <= 0) {
+            return;
+        }
+        int64_t due = inc->updated + inc->rule->resolve_quiet_ms;
+        if (due > t->due) {
+            arm_resolve(e, inc, t->key, t->keylen);
+            return;
+        }
+        char reason[64];
+        snprintf(reason, sizeof reason, "no match for %llds",
+                 (long long)(inc->rule->resolve_quiet_ms / 1000));
+        resolve_incident(e, inc, t->key, t->keylen, t->due, reason);
+    } else if (t->kind == TIMER_RESOLVE_FOR) {
+        if (inc->rule && inc->resolve_since != INT64_MIN &&
+            inc->resolve_since + inc->rule->resolve_for_ms == t->due) {
+            resolve_incident(e, inc, t->key, t->keylen, t->due, "resolve condition held");
+        }
+    }
+}
+
+/* Moves the engine's clock (the watermark) to now and fires, in due order,
+ * every timer it reached. Every incident time a timer writes is the timer's
+ * due time, whichever clock noticed it. */
+static void advance(struct ioc_engine *e, int64_t now)
+{
+    if (e->have_clock && now <= e->clock) {
+        return;
+    }
+    e->clock = now;
+    e->have_clock = 1;
+    const struct ioc_timer *top;
+    while ((top = ioc_timers_peek(&e->timers)) && top->due <= now) {
+        struct ioc_timer t;
+        ioc_timers_pop(&e->timers, &t);
+        fire(e, &t);
+        free(t.key);
+    }
+}
+
+/* Live mode: with no event arriving, the clock goes on from the newest event
+ * time at wall-clock pace, so a silent sensor is still noticed. */
+static void on_live(uv_timer_t *h)
+{
+    struct ioc_engine *e = h->data;
+    if (!e->have_ts || !e->store || !e->batch) {
+        return;
+    }
+    int64_t elapsed = wall_ms(e) - e->newest_wall;
+    if (elapsed > 0) {
+        advance(e, e->newest_ts - e->cfg->engine.lateness_ms + elapsed);
     }
 }
 
@@ -683,17 +1015,20 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     int64_t lateness = e->cfg->engine.lateness_ms;
     if (ioc_map_get(&e->seen, key, sl + 1 + il)) {
         e->stats.duplicates++;
-    } else if (e->have_ts && ev.ts < e->newest_ts - lateness) {
+    } else if (e->have_clock && ev.ts < e->clock) {
         char t1[40], t2[40];
         snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s",
-                 ioc_time_format(ev.ts, t1, sizeof t1),
-                 ioc_time_format(e->newest_ts - lateness, t2, sizeof t2));
+                 ioc_time_format(ev.ts, t1, sizeof t1), ioc_time_format(e->clock, t2, sizeof t2));
         reject(e, IOC_ELATE, reason, bytes, len);
     } else {
         if (!e->have_ts || ev.ts > e->newest_ts) {
             e->newest_ts = ev.ts;
+            e->newest_wall = wall_ms(e);
             e->have_ts = 1;
             seen_evict(e, e->newest_ts - e->cfg->engine.dedup_window_ms);
+            /* Timers the new watermark reached fire before this event is
+             * matched: they are due earlier in event time. */
+            advance(e, e->newest_ts - lateness);
         }
         if (seen_push(e, key, sl + 1 + il, ev.ts) != 0) {
             ioc_error(TAG, "duplicate filter: out of memory");
@@ -717,6 +1052,11 @@ void ioc_engine_input_done(struct ioc_engine *e, struct ioc_instance *in)
         if (!e->inputs[i].finite || !e->inputs[i].done) {
             return;
         }
+    }
+    /* At the end of a finite stream the clock stops at its last event time:
+     * the lateness no longer has anything to wait for. */
+    if (e->have_ts) {
+        advance(e, e->newest_ts);
     }
     ioc_engine_stop(e);
 }
@@ -817,8 +1157,13 @@ static int restore_one(const struct ioc_incident_view *v, void *arg)
     inc->opened = v->opened;
     inc->updated = v->updated;
     inc->count = v->count;
+    inc->resolve_since = INT64_MIN;
     if (ioc_map_put(&e->incidents, e->keybuf, n, inc)) {
         incident_free(inc);
+        rc->rc = IOC_ENOMEM;
+        return 1;
+    }
+    if (arm_resolve(e, inc, e->keybuf, n)) {
         rc->rc = IOC_ENOMEM;
         return 1;
     }
@@ -869,6 +1214,7 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     e->next_id = 1;
     ioc_map_init(&e->incidents);
     ioc_map_init(&e->windows);
+    ioc_timers_init(&e->timers);
     ioc_map_init(&e->seen);
     uv_update_time(loop);
     e->wall_offset = ioc_time_now_ms() - (int64_t)uv_now(loop);
@@ -949,6 +1295,17 @@ int ioc_engine_start(struct ioc_engine *e)
     e->flush_open = 1;
     uv_prepare_start(&e->flush, on_prepare);
     e->started = 1;
+    int live = 0;
+    for (size_t i = 0; i < e->n_inputs; i++) {
+        live |= !e->inputs[i].finite;
+    }
+    if (live) {
+        uv_timer_init(e->loop, &e->live);
+        e->live.data = e;
+        e->live_open = 1;
+        uv_timer_start(&e->live, on_live, 1000, 1000);
+        uv_unref((uv_handle_t *)&e->live);
+    }
     for (size_t i = 0; i < e->n_outputs; i++) {
         struct ioc_instance *o = &e->outputs[i];
         if (o->plugin->start && (rc = o->plugin->start(o, e->loop)) != 0) {
@@ -983,6 +1340,10 @@ void ioc_engine_stop(struct ioc_engine *e)
     if (e->flush_open) {
         uv_close((uv_handle_t *)&e->flush, NULL);
         e->flush_open = 0;
+    }
+    if (e->live_open) {
+        uv_close((uv_handle_t *)&e->live, NULL);
+        e->live_open = 0;
     }
     /* Waits for every batch to commit and publishes what they carry. */
     ioc_store_close(e->store);
@@ -1028,9 +1389,13 @@ void ioc_engine_destroy(struct ioc_engine *e)
     }
     ioc_map_close(&e->incidents);
     for (size_t it = 0; ioc_map_next(&e->windows, &it, NULL, NULL, &v);) {
-        ioc_window_close(&((struct wstate *)v)->w);
-        free(v);
+        struct wstate *ws = v;
+        ioc_window_close(&ws->w);
+        free(ws->starts);
+        free(ws->raw);
+        free(ws);
     }
+    ioc_timers_close(&e->timers);
     ioc_map_close(&e->windows);
     free(e->wlru);
     for (size_t i = 0; i < e->ring_n; i++) {
@@ -1047,7 +1412,7 @@ void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *o
 {
     *out = e->stats;
     out->incidents_open = e->incidents.n;
-    out->watermark = e->have_ts ? e->newest_ts - e->cfg->engine.lateness_ms : 0;
+    out->watermark = e->have_clock ? e->clock : 0;
 }
 
 int ioc_engine_reload(struct ioc_engine *e, const char *actor, struct ioc_diag *diag)
@@ -1112,6 +1477,18 @@ int ioc_engine_reload(struct ioc_engine *e, const char *actor, struct ioc_diag *
                 inc->rule = &rs->rules[j];
             }
         }
+    }
+    /* Timers name rules by index: point them at the same rule in the new set,
+     * or at none when it was removed. */
+    for (size_t t = 0; t < e->timers.n; t++) {
+        struct ioc_timer *tm = &e->timers.heap[t];
+        uint32_t to = UINT32_MAX;
+        for (size_t j = 0; tm->rule < e->rules->n && j < rs->n; j++) {
+            if (strcmp(rs->rules[j].id, e->rules->rules[tm->rule].id) == 0) {
+                to = (uint32_t)j;
+            }
+        }
+        tm->rule = to;
     }
     ioc_ruleset_free(e->rules);
     e->rules = rs;

@@ -31,11 +31,13 @@
 
 #define ALLOWED_TOP "lists, rules"
 #define ALLOWED_RULE                                                                               \
-    "id, title, description, category, when, key, count, aggregate, grade, sop, escalation"
+    "id, title, description, category, when, key, count, aggregate, sequence, absent, grade, "   \
+    "resolve, inhibits, sop, escalation"
 
-static const char *const rule_keys[] = {"id",    "title", "description", "category",
-                                        "when",  "key",   "count",       "aggregate",
-                                        "grade", "sop",   "escalation",  NULL};
+static const char *const rule_keys[] = {"id",       "title",  "description", "category", "when",
+                                        "key",      "count",  "aggregate",   "sequence", "absent",
+                                        "grade",    "resolve", "inhibits",   "sop",
+                                        "escalation", NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -592,13 +594,16 @@ static int parse_corr(struct ioc_rule *r, const struct ioc_ruleset *rs, const st
     const struct ioc_ynode *sq = ioc_ymap_get(m, "sequence"), *ab = ioc_ymap_get(m, "absent");
     static const char *const clauses[] = {"count", "aggregate", "sequence", "absent"};
     int bad = 0, given = 0;
-    for (int i = 0; i < 4; i++) {
-        if (ioc_ymap_get(m, clauses[i]) && ++given > 1) {
-            ioc_diag_at(diag, ioc_ymap_key(m, clauses[i]),
-                        "a rule has at most one correlation clause (count, aggregate, sequence, "
-                        "absent); '%s' is a second one",
-                        clauses[i]);
-            return IOC_ERULE;
+    /* In file order, so the clause reported is the second one written. */
+    for (size_t k = 0; k < m->n; k++) {
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(m->keys[k]->str, clauses[i]) == 0 && ++given > 1) {
+                ioc_diag_at(diag, m->keys[k],
+                            "a rule has at most one correlation clause (count, aggregate, "
+                            "sequence, absent); '%s' is a second one",
+                            clauses[i]);
+                return IOC_ERULE;
+            }
         }
     }
     if (sq) {
@@ -1100,6 +1105,8 @@ static int index_expr(struct ioc_ruleset *rs, const struct ioc_rule *r, const st
     return 0;
 }
 
+static int inhibitors_first(const struct ioc_ruleset *rs, struct ioc_rule_list *l);
+
 static int build_index(struct ioc_ruleset *rs)
 {
     for (size_t i = 0; i < rs->n; i++) {
@@ -1144,8 +1151,36 @@ static int build_index(struct ioc_ruleset *rs)
             free(l->idx);
             l->idx = merged;
             l->n = k;
+            if (inhibitors_first(rs, l)) {
+                return IOC_ENOMEM;
+            }
+        }
+        if (inhibitors_first(rs, &rs->any_type[s])) {
+            return IOC_ENOMEM;
         }
     }
+    return 0;
+}
+
+/* Rules that inhibit others go first in every candidate list, so an event
+ * that opens an inhibiting incident quiets the lower rules it also matches. */
+static int inhibitors_first(const struct ioc_ruleset *rs, struct ioc_rule_list *l)
+{
+    uint32_t *tmp = malloc((l->n ? l->n : 1) * sizeof *tmp);
+    if (!tmp) {
+        return IOC_ENOMEM;
+    }
+    size_t k = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < l->n; i++) {
+            int inhibits = rs->rules[l->idx[i]].n_inhibits > 0;
+            if (inhibits == (pass == 0)) {
+                tmp[k++] = l->idx[i];
+            }
+        }
+    }
+    memcpy(l->idx, tmp, l->n * sizeof *tmp);
+    free(tmp);
     return 0;
 }
 

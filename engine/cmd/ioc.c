@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
     {"console", "watch incident changes live as the engine publishes them", cli_cmd_console},
     {"incidents", "list the incidents recorded in a database (table or JSON lines)",
      cli_cmd_incidents},
+    {"reload", "make a running engine load its rule files again", cli_cmd_reload},
+    {"status", "show a running engine's state and counters", cli_cmd_status},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -44,6 +44,8 @@ int cli_cmd_send(int argc, char **argv);
 int cli_cmd_console(int argc, char **argv);
 int cli_cmd_incidents(int argc, char **argv);
 int cli_cmd_test(int argc, char **argv);
+int cli_cmd_reload(int argc, char **argv);
+int cli_cmd_status(int argc, char **argv);
 
 /* ---- Options and messages (ioc_common.c) -------------------------------- */
 
@@ -114,5 +116,27 @@ int cli_push_send(struct cli_push *p, const void *buf, size_t len);
  * closes. Returns CLI_OK, or CLI_FAIL with a message when the wait ran out
  * and events may have been lost. Accepts a half-opened sender. */
 int cli_push_close(struct cli_push *p);
+
+/* ---- Control-socket requests, shared by reload, status, ... (ioc_ctl.c) - */
+
+#define CLI_CONTROL_ENDPOINT "tcp://127.0.0.1:5558"
+
+enum {
+    CLI_CTL_TIMEOUT = -1,     /* no reply within the time */
+    CLI_CTL_ENDPOINT = -2,    /* the endpoint is not a usable address (errno kept) */
+    CLI_CTL_BAD_REPLY = -3,   /* a reply that is not a JSON object with a boolean "ok" */
+    CLI_CTL_ERROR = -4,       /* ZeroMQ or memory failure (errno kept) */
+};
+
+/* Sends req (borrowed) to the engine's control socket at endpoint on a fresh
+ * REQ socket and waits up to timeout_ms for the reply. Returns 0 with *reply
+ * (the parsed object, which has a boolean "ok"; the caller deletes it), or a
+ * CLI_CTL_* code with *reply NULL. Prints nothing. */
+int cli_control_request(const char *endpoint, const struct cJSON *req, struct cJSON **reply,
+                        int timeout_ms);
+/* Prints the message for a failed cli_control_request on stderr ("no answer
+ * from ENDPOINT within 5 s — is iocd running?", ...) and returns the exit
+ * status for it: CLI_USAGE for a bad endpoint, else CLI_FAIL. */
+int cli_control_fail(const char *cmd, const char *endpoint, int rc, int timeout_ms);
 
 #endif

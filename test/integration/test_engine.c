@@ -199,3 +199,171 @@ TEST(rules_are_indexed_by_source_and_type)
     CHECK_EQ_INT(r.st.opened, 1);
     run_done(&r);
 }
+
+#define EV(id, src, type, min, extra)                                                              \
+    "{\"id\":\"" id "\",\"source\":\"" src "\",\"type\":\"" type                                   \
+    "\",\"ts\":\"2026-02-11T10:" min ":00+07:00\"," extra "}\n"
+#define SMOKE(id, min, score)                                                                      \
+    EV(id, "cctv", "smoke", min, "\"device\":\"CAM1\",\"zone\":\"Z6\",\"score\":" score)
+#define FIRE(id, min) EV(id, "complaint", "fire", min, "\"channel\":\"line\",\"zone\":\"Z6\"")
+
+static const char seq_rules[] =
+    "rules:\n"
+    "  - id: fire.confirmed\n"
+    "    title: \"Smoke confirmed by a citizen in ${zone}\"\n"
+    "    key: [zone]\n"
+    "    sequence:\n"
+    "      within: 10m\n"
+    "      steps:\n"
+    "        - when: source == \"cctv\" && type == \"smoke\" && score >= 0.8\n"
+    "        - when: source == \"complaint\" && type == \"fire\"\n"
+    "    grade: 1\n";
+
+TEST(sequence_in_order_within_the_bound_opens)
+{
+    struct run r;
+    run(&r, seq_rules, SMOKE("s1", "00", "0.9") FIRE("f1", "05"));
+    REQUIRE(r.rc == 0);
+    CHECK_EQ_INT(r.st.opened, 1);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT opened FROM incidents"), 1770779100000LL);
+    run_done(&r);
+}
+
+TEST(sequence_wrong_order_too_late_or_too_weak_opens_nothing)
+{
+    struct run r;
+    run(&r, seq_rules,
+        FIRE("f0", "00") SMOKE("s1", "01", "0.9")      /* wrong order */
+            SMOKE("s2", "20", "0.5") FIRE("f2", "21")  /* too weak */
+            SMOKE("s3", "30", "0.9") FIRE("f3", "45")); /* 15 minutes: too late */
+    REQUIRE(r.rc == 0);
+    CHECK_EQ_INT(r.st.opened, 0);
+    run_done(&r);
+}
+
+#define LVL(id, min, dev, v)                                                                       \
+    EV(id, "sensor", "water_level", min,                                                           \
+       "\"device\":\"" dev "\",\"zone\":\"Z1\",\"value\":" v ",\"unit\":\"m\"")
+
+static const char absent_rules[] = "rules:\n"
+                                   "  - id: sensor.silent\n"
+                                   "    title: \"No data from ${device} for 15 minutes\"\n"
+                                   "    when: source == \"sensor\"\n"
+                                   "    key: [device]\n"
+                                   "    absent: {for: 15m}\n"
+                                   "    grade: 4\n";
+
+TEST(absent_fires_at_its_due_event_time)
+{
+    struct run r;
+    /* F1 reports at 00 and 05, then falls silent; F2 goes on until 40. */
+    run(&r, absent_rules,
+        LVL("a", "00", "F1", "0.5") LVL("b", "00", "F2", "0.5") LVL("c", "05", "F1", "0.5")
+            LVL("d", "10", "F2", "0.5") LVL("e", "20", "F2", "0.5") LVL("f", "30", "F2", "0.5")
+                LVL("g", "40", "F2", "0.5"));
+    REQUIRE(r.rc == 0);
+    CHECK_EQ_INT(r.st.opened, 1);
+    /* Due at 10:05 + 15m = 10:20, an event time, not the time it was noticed. */
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT opened FROM incidents WHERE key LIKE '%F1%'"),
+                 1770780000000LL);
+    char *title = h_sql_text(r.db, "SELECT title FROM incidents");
+    CHECK_STR(title, "No data from F1 for 15 minutes");
+    free(title);
+    run_done(&r);
+}
+
+TEST(absent_not_due_before_the_end_of_the_stream_stays_quiet)
+{
+    struct run r;
+    run(&r, absent_rules, LVL("a", "00", "F1", "0.5") LVL("b", "10", "F2", "0.5"));
+    REQUIRE(r.rc == 0);
+    /* The replay's clock stops at 10:10; F1 would be due at 10:15. */
+    CHECK_EQ_INT(r.st.opened, 0);
+    run_done(&r);
+}
+
+TEST(resolve_quiet_and_resolve_when_for)
+{
+    struct run r;
+    run(&r,
+        "rules:\n"
+        "  - id: flood.level\n"
+        "    when: source == \"sensor\" && type == \"water_level\" && value >= 1.5\n"
+        "    key: [device]\n"
+        "    grade: 3\n"
+        "    resolve: {when: \"value < 1.2\", for: 10m}\n"
+        "  - id: level.quiet\n"
+        "    when: source == \"sensor\" && type == \"water_level\" && value >= 3\n"
+        "    key: [device]\n"
+        "    grade: 1\n"
+        "    resolve: {quiet: 5m}\n",
+        LVL("a", "00", "F1", "1.6") LVL("b", "01", "F2", "3.1") LVL("c", "02", "F1", "1.0")
+            LVL("d", "05", "F1", "1.3") /* interrupts: 1.3 is not below 1.2 */
+            LVL("e", "06", "F1", "1.1") LVL("f", "16", "F1", "1.0") LVL("g", "20", "F1", "1.7"));
+    REQUIRE(r.rc == 0);
+    /* F1 resolved at 10:16 (below 1.2 since 10:06) and opened again as a
+     * new incident at 10:20; F2's level.quiet resolved at 10:06, five quiet
+     * minutes after 10:01, while its flood.level incident stays open. */
+    CHECK_EQ_INT(r.st.resolved, 2);
+    CHECK_EQ_INT(r.st.opened, 4);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT ts FROM incident_log WHERE action = 'resolved' AND "
+                                 "incident_id = (SELECT id FROM incidents WHERE rule = "
+                                 "'flood.level' ORDER BY id LIMIT 1)"),
+                 1770779760000LL);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT ts FROM incident_log WHERE action = 'resolved' AND "
+                                 "incident_id = (SELECT id FROM incidents WHERE rule = "
+                                 "'level.quiet')"),
+                 1770779160000LL);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT count(*) FROM incidents WHERE state = 'open'"), 2);
+    run_done(&r);
+}
+
+TEST(inhibits_records_but_does_not_publish)
+{
+    struct run r;
+    run(&r,
+        "rules:\n"
+        "  - id: flood.level\n"
+        "    when: source == \"sensor\" && type == \"water_level\" && value >= 1.5\n"
+        "    key: [device]\n"
+        "    grade: 3\n"
+        "  - id: flood.zone\n"
+        "    when: source == \"sensor\" && type == \"water_level\" && value >= 2.5\n"
+        "    key: [zone]\n"
+        "    grade: 1\n"
+        "    inhibits: [flood.level]\n",
+        LVL("a", "00", "F1", "1.6") LVL("b", "01", "F2", "2.6") LVL("c", "02", "F1", "1.8"));
+    REQUIRE(r.rc == 0);
+    /* F1's update at 10:02 and F2's opening at 10:01 happen while the zone
+     * incident is open: recorded, not published. */
+    CHECK_EQ_INT(r.st.changes, 4);
+    CHECK_EQ_INT(r.st.inhibited, 2);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT count(*) FROM incident_log"), 4);
+    run_done(&r);
+}
+
+TEST(unknown_inhibited_rule_and_two_clauses_are_errors)
+{
+    struct run r;
+    run(&r,
+        "rules:\n"
+        "  - id: a.rule\n"
+        "    when: source == \"sensor\"\n"
+        "    absent: {for: 5m}\n"
+        "    count: {window: 5m, min: 2}\n"
+        "    grade: 2\n"
+        "  - id: b.rule\n"
+        "    when: source == \"sensor\"\n"
+        "    grade: 2\n"
+        "    inhibits: [no.such.rule]\n",
+        "");
+    CHECK(r.rc != 0);
+    char all[2048] = "";
+    for (size_t i = 0; i < r.diag.n; i++) {
+        strncat(all, r.diag.msgs[i], sizeof all - strlen(all) - 2);
+        strcat(all, "\n");
+    }
+    CHECK_CONTAINS(all, "rules.yaml:5:5: a rule has at most one correlation clause");
+    CHECK_CONTAINS(all, "rules.yaml:10:16: inhibits: unknown rule 'no.such.rule'");
+    run_done(&r);
+}

@@ -1,0 +1,529 @@
+/*
+ * control.c — the control socket: a ROUTER on the engine's loop that turns
+ * JSON commands into handler calls and the handler's answers into replies.
+ *
+ * Owns one ZeroMQ context, one ROUTER socket and two loop handles (a
+ * uv_poll_t on ZMQ_FD and a uv_idle_t). The engine embeds it and supplies
+ * the handler; this file knows nothing about what the commands mean, only
+ * the wire contract in control.h: the envelope, the JSON, and a boolean "ok"
+ * first in every reply.
+ *
+ * Envelope. A ROUTER receives [identity][body] from a DEALER and
+ * [identity][empty][body] from a REQ. The reply goes back in the same shape,
+ * so the delimiter is echoed only when the request had one. Nothing else is
+ * kept per client: a reply whose client went away is dropped by ZeroMQ
+ * (ROUTER_MANDATORY stays off, and every send uses ZMQ_DONTWAIT), so a dead
+ * console can neither block nor stop the engine (DESIGN.md §11).
+ *
+ * Edge-triggered fd. ZMQ_FD fires when the socket's state changes, not while
+ * messages wait, and any socket call (a send included) may consume that edge.
+ * So a wake-up drains until a receive finds nothing and ZMQ_EVENTS, asked
+ * after it, shows no POLLIN; replies are sent inside that loop, so the last
+ * socket call before control returns to libuv is always that check, never a
+ * send. One turn answers at most DRAIN_BUDGET commands (a reload can take a
+ * while); the rest is taken on later turns through the idle handle, because
+ * the fd will not fire again for messages already queued.
+ *
+ * Lifetime. The struct holds the handles, so it is freed in the last close
+ * callback. The handler may stop the control socket from inside a command:
+ * the socket then stays open until drain() returns, and is closed there.
+ *
+ * Threads: everything runs on the loop thread; there is no global state.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+#include <zmq.h>
+
+#include "ioc/control.h"
+#include "ioc/error.h"
+#include "ioc/log.h"
+
+#define TAG "control"
+
+/* Commands answered per loop turn before other work gets its turn. */
+#define DRAIN_BUDGET 64
+
+/* Frames above this size make ZeroMQ drop the sender's connection instead of
+ * buffering them: the bound on what a misbehaving client can make us
+ * allocate. Between IOC_CONTROL_MAX_BYTES and this, the client gets an error
+ * reply. */
+#define MAX_FRAME_BYTES (1024 * 1024)
+
+/* Sent when even the error reply cannot be built. */
+static const char oom_reply[] = "{\"ok\":false,\"error\":\"out of memory\"}";
+
+static const char no_op_error[] = "a command is a JSON object with \"op\"";
+
+struct ioc_control {
+    void *zctx;
+    void *sock;
+    uv_poll_t poll;
+    uv_idle_t idle;
+    int live_handles; /* initialised and not yet through their close callback */
+    bool stopped;
+    bool draining; /* inside drain(): the socket must outlive the handler call */
+    ioc_control_handler handler;
+    void *arg;
+    struct ioc_control_stats stats;
+    char endpoint[256];
+    char body[IOC_CONTROL_MAX_BYTES + 1]; /* the request, NUL-terminated for cJSON */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Closes the socket and the context; safe to call again. Linger is 0, so the
+ * context ends at once, dropping replies not yet on the wire. */
+static void close_socket(struct ioc_control *c)
+{
+    if (c->sock) {
+        zmq_close(c->sock);
+        c->sock = NULL;
+    }
+    if (c->zctx) {
+        while (zmq_ctx_term(c->zctx) != 0 && errno == EINTR) {
+        }
+        c->zctx = NULL;
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct ioc_control *c = h->data;
+    if (--c->live_handles == 0) {
+        close_socket(c);
+        free(c);
+    }
+}
+
+/* True when ZMQ_EVENTS shows a message waiting. Asking also lets the socket
+ * process its command mailbox, which re-arms the edge of ZMQ_FD. */
+static bool socket_readable(struct ioc_control *c)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    return zmq_getsockopt(c->sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+}
+
+/* ---- Replies ------------------------------------------------------------- */
+
+/* Adds item under key as the object's first member (so a reply reads "ok"
+ * first). Takes ownership of item; false when it could not be added. */
+static bool add_first(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!item) {
+        return false;
+    }
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return false;
+    }
+    if (obj->child != item) {
+        cJSON_DetachItemViaPointer(obj, item); /* keeps its key */
+        cJSON_InsertItemInArray(obj, 0, item);
+    }
+    return true;
+}
+
+static bool set_error(cJSON *reply, const char *text)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(reply, "error");
+    return cJSON_AddStringToObject(reply, "error", text) != NULL;
+}
+
+/* Makes the handler's reply keep the contract: a boolean "ok" first, false
+ * whenever rc < 0, and a non-empty "error" string whenever ok is false. */
+static bool finish_reply(cJSON *reply, int rc)
+{
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
+    bool okv = rc >= 0 && (!cJSON_IsBool(ok) || cJSON_IsTrue(ok));
+    while (cJSON_GetObjectItemCaseSensitive(reply, "ok")) {
+        cJSON_DeleteItemFromObjectCaseSensitive(reply, "ok");
+    }
+    if (!add_first(reply, "ok", cJSON_CreateBool(okv))) {
+        return false;
+    }
+    if (!okv) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "error");
+        if (!cJSON_IsString(e) || !e->valuestring[0]) {
+            return set_error(reply, rc < 0 ? ioc_strerror(rc) : "command failed");
+        }
+    }
+    return true;
+}
+
+/* The reply for a request the module refuses by itself. */
+static bool refuse(cJSON *reply, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static bool refuse(cJSON *reply, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return add_first(reply, "ok", cJSON_CreateFalse()) && set_error(reply, text);
+}
+
+/* zmq_send and zmq_msg_send, retried when a signal interrupts them. */
+static int send_bytes(void *sock, const void *buf, size_t len, int flags)
+{
+    int rc;
+    while ((rc = zmq_send(sock, buf, len, flags | ZMQ_DONTWAIT)) < 0 && errno == EINTR) {
+    }
+    return rc;
+}
+
+static int send_msg(void *sock, zmq_msg_t *m, int flags)
+{
+    int rc;
+    while ((rc = zmq_msg_send(m, sock, flags | ZMQ_DONTWAIT)) < 0 && errno == EINTR) {
+    }
+    return rc;
+}
+
+/* Sends [identity][empty if delim][text]. identity is consumed on success. */
+static void send_reply(struct ioc_control *c, zmq_msg_t *identity, bool delim, const char *text,
+                       size_t len)
+{
+    if (send_msg(c->sock, identity, ZMQ_SNDMORE) < 0 ||
+        (delim && send_bytes(c->sock, "", 0, ZMQ_SNDMORE) < 0) ||
+        send_bytes(c->sock, text, len, 0) < 0) {
+        /* With ROUTER_MANDATORY off a vanished client is dropped silently
+         * inside ZeroMQ; what fails here is rarer, so say it. */
+        c->stats.dropped++;
+        ioc_warn(TAG, "reply dropped: %s", zmq_strerror(errno));
+        return;
+    }
+    c->stats.replies++;
+}
+
+/* ---- Requests ------------------------------------------------------------ */
+
+/* Judges one request body and fills reply: by the handler when the body is a
+ * command, by the module otherwise. False when out of memory. */
+static bool answer(struct ioc_control *c, const zmq_msg_t *body, int body_frames, cJSON *reply)
+{
+    size_t len = zmq_msg_size(body);
+    if (body_frames != 1) {
+        c->stats.refused++;
+        return refuse(reply, "a command is one frame of JSON, not %d", body_frames);
+    }
+    if (len > IOC_CONTROL_MAX_BYTES) {
+        c->stats.refused++;
+        return refuse(reply, "command too large: %zu bytes (the limit is %d)", len,
+                      IOC_CONTROL_MAX_BYTES);
+    }
+    memcpy(c->body, zmq_msg_data((zmq_msg_t *)body), len);
+    c->body[len] = '\0';
+    /* cJSON would stop at a NUL and call the rest trailing garbage; name the
+     * NUL itself. */
+    const char *nul = memchr(c->body, '\0', len);
+    if (nul) {
+        c->stats.refused++;
+        return refuse(reply, "invalid JSON at byte %zu", (size_t)(nul - c->body));
+    }
+    /* The length includes the terminator, which require_null_terminated
+     * wants to see right after the value (and its trailing blanks). The end
+     * pointer gives the error position without cJSON's global. */
+    const char *end = NULL;
+    cJSON *req = cJSON_ParseWithLengthOpts(c->body, len + 1, &end, 1);
+    if (!req) {
+        c->stats.refused++;
+        size_t at = end && end >= c->body ? (size_t)(end - c->body) : 0;
+        return refuse(reply, "invalid JSON at byte %zu", at);
+    }
+    if (!cJSON_IsObject(req) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "op"))) {
+        cJSON_Delete(req);
+        c->stats.refused++;
+        return refuse(reply, "%s", no_op_error);
+    }
+    c->stats.handled++;
+    int rc = c->handler(c->arg, req, reply);
+    cJSON_Delete(req);
+    return finish_reply(reply, rc);
+}
+
+/* Takes one request off the socket and answers it. Returns 1 when one was
+ * taken, 0 when the socket is empty (and its edge re-armed), -1 on a socket
+ * error. */
+static int take_one(struct ioc_control *c)
+{
+    /* frames[0] is the identity; frames[1..2] the delimiter and/or the body.
+     * Frames beyond those are received into extra only to be counted. */
+    zmq_msg_t frames[3], extra;
+    int total = 0, rc = 1;
+    for (int i = 0; i < 3; i++) {
+        zmq_msg_init(&frames[i]);
+    }
+    zmq_msg_init(&extra);
+
+    while (zmq_msg_recv(&frames[0], c->sock, ZMQ_DONTWAIT) < 0) {
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN) {
+            /* The receive processed the mailbox; ask once more, as the
+             * ZeroMQ documentation prescribes, in case a message slipped in
+             * between. */
+            if (socket_readable(c)) {
+                continue;
+            }
+            rc = 0;
+        } else {
+            ioc_error(TAG, "receive failed: %s", zmq_strerror(errno));
+            rc = -1;
+        }
+        goto done;
+    }
+    total = 1;
+    /* The parts of a multipart message arrive together: once the first is
+     * here, the others are too. */
+    for (bool more = zmq_msg_more(&frames[0]); more;) {
+        zmq_msg_t *m = total < 3 ? &frames[total] : &extra;
+        if (zmq_msg_recv(m, c->sock, ZMQ_DONTWAIT) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            ioc_error(TAG, "receive failed inside a message: %s", zmq_strerror(errno));
+            rc = -1;
+            goto done;
+        }
+        more = zmq_msg_more(m);
+        total++;
+    }
+    c->stats.requests++;
+    if (total < 2) {
+        /* A ROUTER always adds the identity to at least one frame of the
+         * client's; without a body there is nothing to answer. */
+        c->stats.refused++;
+        goto done;
+    }
+
+    bool delim = total >= 3 && zmq_msg_size(&frames[1]) == 0;
+    const zmq_msg_t *body = delim ? &frames[2] : &frames[1];
+    int body_frames = total - (delim ? 2 : 1);
+
+    cJSON *reply = cJSON_CreateObject();
+    bool built = reply && answer(c, body, body_frames, reply);
+    if (c->stopped) {
+        /* The handler stopped us: the socket is about to close. */
+        cJSON_Delete(reply);
+        goto done;
+    }
+    char *text = built ? cJSON_PrintUnformatted(reply) : NULL;
+    cJSON_Delete(reply);
+    if (text) {
+        send_reply(c, &frames[0], delim, text, strlen(text));
+        cJSON_free(text);
+    } else {
+        ioc_error(TAG, "out of memory building a reply");
+        send_reply(c, &frames[0], delim, oom_reply, sizeof oom_reply - 1);
+    }
+
+done:
+    for (int i = 0; i < 3; i++) {
+        zmq_msg_close(&frames[i]);
+    }
+    zmq_msg_close(&extra);
+    return rc;
+}
+
+/* ---- The loop side ------------------------------------------------------- */
+
+/* Answers what the socket holds, up to the budget. Returns true when more may
+ * be waiting (budget spent), false when the socket is empty or closed. */
+static bool drain(struct ioc_control *c)
+{
+    bool more = false;
+    c->draining = true;
+    for (int n = 0; !c->stopped; n++) {
+        if (n == DRAIN_BUDGET) {
+            more = true;
+            break;
+        }
+        if (take_one(c) <= 0) {
+            break;
+        }
+    }
+    c->draining = false;
+    if (c->stopped) {
+        /* Stopped from inside the handler: the socket was kept for us. */
+        close_socket(c);
+        return false;
+    }
+    return more;
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    struct ioc_control *c = h->data;
+    if (!drain(c) && !c->stopped) {
+        uv_idle_stop(&c->idle);
+    }
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    struct ioc_control *c = h->data;
+    (void)events; /* only UV_READABLE is asked for */
+    if (status < 0) {
+        /* The fd is ZeroMQ's own signaller; an error is not expected, and
+         * draining is still the right answer. */
+        ioc_warn(TAG, "poll error: %s", uv_strerror(status));
+    }
+    if (drain(c) && !c->stopped) {
+        uv_idle_start(&c->idle, on_idle);
+    }
+}
+
+/* ---- Public -------------------------------------------------------------- */
+
+int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler handler, void *arg,
+                      struct ioc_control **out, char *err, size_t errlen)
+{
+    struct ioc_control *c = NULL;
+    int linger = 0, mandatory = 0, fd = -1, rc = IOC_EZMQ;
+    int64_t maxmsg = MAX_FRAME_BYTES;
+    size_t len;
+
+    if (out) {
+        *out = NULL;
+    }
+    if (!loop || !bind || !handler || !out) {
+        set_err(err, errlen, "control socket: missing loop, address or handler");
+        return IOC_EINVAL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "control socket: out of memory");
+        return IOC_ENOMEM;
+    }
+    c->handler = handler;
+    c->arg = arg;
+
+    /* A context of its own: the module keeps no global state, and closing it
+     * cannot wait on anyone else's sockets. */
+    c->zctx = zmq_ctx_new();
+    if (!c->zctx) {
+        set_err(err, errlen, "control socket: cannot create a ZeroMQ context: %s",
+                zmq_strerror(errno));
+        goto fail;
+    }
+    c->sock = zmq_socket(c->zctx, ZMQ_ROUTER);
+    if (!c->sock) {
+        set_err(err, errlen, "control socket: cannot create a ROUTER socket: %s",
+                zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
+        set_err(err, errlen, "control socket: cannot set socket options: %s",
+                zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_bind(c->sock, bind) != 0) {
+        set_err(err, errlen, "control socket: cannot bind %s: %s", bind, zmq_strerror(errno));
+        goto fail;
+    }
+    len = sizeof c->endpoint;
+    if (zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &len) != 0) {
+        snprintf(c->endpoint, sizeof c->endpoint, "%s", bind);
+    }
+    len = sizeof fd;
+    if (zmq_getsockopt(c->sock, ZMQ_FD, &fd, &len) != 0) {
+        set_err(err, errlen, "control socket: cannot get the socket's fd: %s",
+                zmq_strerror(errno));
+        goto fail;
+    }
+
+    uv_idle_init(loop, &c->idle);
+    c->idle.data = c;
+    c->live_handles++;
+    rc = uv_poll_init(loop, &c->poll, fd);
+    if (rc < 0) {
+        set_err(err, errlen, "control socket: cannot watch the socket: %s", uv_strerror(rc));
+        goto fail_handles;
+    }
+    c->poll.data = c;
+    c->live_handles++;
+    rc = uv_poll_start(&c->poll, UV_READABLE, on_readable);
+    if (rc < 0) {
+        set_err(err, errlen, "control socket: cannot watch the socket: %s", uv_strerror(rc));
+        goto fail_handles;
+    }
+    /* Clients may have connected and sent between bind and poll start: that
+     * edge is gone, so look once now. */
+    uv_idle_start(&c->idle, on_idle);
+    ioc_info(TAG, "answering commands on %s", c->endpoint);
+    *out = c;
+    return 0;
+
+fail_handles:
+    /* The handles are the loop's now: c is freed in their close callbacks. */
+    close_socket(c);
+    c->stopped = true;
+    if (c->live_handles == 2) {
+        uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+    }
+    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+    return IOC_EUV;
+
+fail:
+    close_socket(c);
+    free(c);
+    return rc;
+}
+
+void ioc_control_stop(struct ioc_control *c)
+{
+    if (!c || c->stopped) {
+        return;
+    }
+    c->stopped = true;
+    /* Stop watching the fd before the socket that owns it closes. */
+    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
+    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+    if (!c->draining) {
+        close_socket(c);
+    }
+    ioc_info(TAG, "stopped after %llu commands (%llu refused, %llu replies dropped)",
+             (unsigned long long)c->stats.requests, (unsigned long long)c->stats.refused,
+             (unsigned long long)c->stats.dropped);
+}
+
+void ioc_control_get_stats(const struct ioc_control *c, struct ioc_control_stats *out)
+{
+    if (!out) {
+        return;
+    }
+    if (!c) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    *out = c->stats;
+}
+
+const char *ioc_control_endpoint(const struct ioc_control *c)
+{
+    return c ? c->endpoint : "";
+}
