@@ -216,6 +216,187 @@ static void send_reply(struct ioc_control *c, zmq_msg_t *identity, bool delim, c
     c->stats.replies++;
 }
 
+/* ---- JSON positions ------------------------------------------------------ */
+
+/* cJSON's error offset can be a byte past the fault ({"op":1,} reports the
+ * end, {op:1} the o's neighbour), and it takes leading zeros and raw control
+ * characters. A request is therefore first scanned by this strict RFC 8259
+ * recogniser, which stops at the first byte that cannot continue a JSON text;
+ * cJSON then only builds the tree. */
+
+#define MAX_DEPTH 64 /* commands are flat; deeper is a mistake, not a command */
+
+struct scan {
+    const unsigned char *s;
+    size_t len, i;
+    int depth;
+};
+
+static bool scan_value(struct scan *p);
+
+static void scan_blanks(struct scan *p)
+{
+    while (p->i < p->len &&
+           (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r')) {
+        p->i++;
+    }
+}
+
+static bool scan_char(struct scan *p, unsigned char c)
+{
+    if (p->i < p->len && p->s[p->i] == c) {
+        p->i++;
+        return true;
+    }
+    return false;
+}
+
+static bool scan_digits(struct scan *p)
+{
+    size_t start = p->i;
+    while (p->i < p->len && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
+        p->i++;
+    }
+    return p->i > start;
+}
+
+static bool scan_string(struct scan *p)
+{
+    if (!scan_char(p, '"')) {
+        return false;
+    }
+    while (p->i < p->len) {
+        unsigned char c = p->s[p->i];
+        if (c == '"') {
+            p->i++;
+            return true;
+        }
+        if (c < 0x20) {
+            return false; /* control characters must be escaped */
+        }
+        p->i++;
+        if (c != '\\') {
+            continue;
+        }
+        if (p->i < p->len && p->s[p->i] && strchr("\"\\/bfnrt", p->s[p->i])) {
+            p->i++;
+        } else if (scan_char(p, 'u')) {
+            for (int k = 0; k < 4; k++, p->i++) {
+                if (p->i >= p->len || !p->s[p->i] ||
+                    !strchr("0123456789abcdefABCDEF", p->s[p->i])) {
+                    return false;
+                }
+            }
+        } else {
+            return false;
+        }
+    }
+    return false;
+}
+
+static bool scan_number(struct scan *p)
+{
+    scan_char(p, '-');
+    if (!scan_char(p, '0') && !scan_digits(p)) {
+        return false;
+    }
+    if (scan_char(p, '.') && !scan_digits(p)) {
+        return false;
+    }
+    if (scan_char(p, 'e') || scan_char(p, 'E')) {
+        if (!scan_char(p, '+')) {
+            scan_char(p, '-');
+        }
+        return scan_digits(p);
+    }
+    return true;
+}
+
+static bool scan_word(struct scan *p, const char *w)
+{
+    for (; *w; w++) {
+        if (!scan_char(p, (unsigned char)*w)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An object or array; open is '{' or '['. */
+static bool scan_container(struct scan *p, unsigned char open)
+{
+    bool object = open == '{';
+    if (++p->depth > MAX_DEPTH) {
+        return false;
+    }
+    p->i++; /* the opening bracket */
+    scan_blanks(p);
+    if (scan_char(p, object ? '}' : ']')) {
+        p->depth--;
+        return true;
+    }
+    for (;;) {
+        if (object) {
+            if (!scan_string(p)) {
+                return false;
+            }
+            scan_blanks(p);
+            if (!scan_char(p, ':')) {
+                return false;
+            }
+        }
+        if (!scan_value(p)) {
+            return false;
+        }
+        scan_blanks(p);
+        if (scan_char(p, object ? '}' : ']')) {
+            p->depth--;
+            return true;
+        }
+        if (!scan_char(p, ',')) {
+            return false;
+        }
+        scan_blanks(p);
+    }
+}
+
+static bool scan_value(struct scan *p)
+{
+    scan_blanks(p);
+    if (p->i >= p->len) {
+        return false;
+    }
+    switch (p->s[p->i]) {
+    case '{':
+    case '[':
+        return scan_container(p, p->s[p->i]);
+    case '"':
+        return scan_string(p);
+    case 't':
+        return scan_word(p, "true");
+    case 'f':
+        return scan_word(p, "false");
+    case 'n':
+        return scan_word(p, "null");
+    default:
+        return scan_number(p);
+    }
+}
+
+/* The offset of the first byte that keeps s[0..len) from being one JSON
+ * text (len itself when it ends too early), or -1 when it is one. */
+static long json_fault(const char *s, size_t len)
+{
+    struct scan p = {(const unsigned char *)s, len, 0, 0};
+    if (scan_value(&p)) {
+        scan_blanks(&p);
+        if (p.i == len) {
+            return -1;
+        }
+    }
+    return (long)p.i;
+}
+
 /* ---- Requests ------------------------------------------------------------ */
 
 /* Judges one request body and fills reply: by the handler when the body is a
@@ -234,22 +415,15 @@ static bool answer(struct ioc_control *c, const zmq_msg_t *body, int body_frames
     }
     memcpy(c->body, zmq_msg_data((zmq_msg_t *)body), len);
     c->body[len] = '\0';
-    /* cJSON would stop at a NUL and call the rest trailing garbage; name the
-     * NUL itself. */
-    const char *nul = memchr(c->body, '\0', len);
-    if (nul) {
+    long fault = json_fault(c->body, len);
+    if (fault >= 0) {
         c->stats.refused++;
-        return refuse(reply, "invalid JSON at byte %zu", (size_t)(nul - c->body));
+        return refuse(reply, "invalid JSON at byte %ld", fault);
     }
-    /* The length includes the terminator, which require_null_terminated
-     * wants to see right after the value (and its trailing blanks). The end
-     * pointer gives the error position without cJSON's global. */
-    const char *end = NULL;
-    cJSON *req = cJSON_ParseWithLengthOpts(c->body, len + 1, &end, 1);
+    /* Scanned: cJSON fails now only for want of memory. */
+    cJSON *req = cJSON_ParseWithLength(c->body, len);
     if (!req) {
-        c->stats.refused++;
-        size_t at = end && end >= c->body ? (size_t)(end - c->body) : 0;
-        return refuse(reply, "invalid JSON at byte %zu", at);
+        return false;
     }
     if (!cJSON_IsObject(req) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(req, "op"))) {
         cJSON_Delete(req);
