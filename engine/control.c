@@ -281,11 +281,18 @@ static bool scan_string(struct scan *p)
         if (p->i < p->len && p->s[p->i] && strchr("\"\\/bfnrt", p->s[p->i])) {
             p->i++;
         } else if (scan_char(p, 'u')) {
+            size_t hex = p->i;
             for (int k = 0; k < 4; k++, p->i++) {
                 if (p->i >= p->len || !p->s[p->i] ||
                     !strchr("0123456789abcdefABCDEF", p->s[p->i])) {
                     return false;
                 }
+            }
+            if (memcmp(p->s + hex, "0000", 4) == 0) {
+                /* cJSON would cut the string there: "reload\u0000x" must not
+                 * read as "reload". */
+                p->i = hex;
+                return false;
             }
         } else {
             return false;

@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ioc/event.h"
 #include "test.h"
 
 struct iocd {
