@@ -618,8 +618,7 @@ int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler han
     if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
-        set_err(err, errlen, "control socket: cannot set socket options: %s",
-                zmq_strerror(errno));
+        set_err(err, errlen, "control socket: cannot set socket options: %s", zmq_strerror(errno));
         goto fail;
     }
     if (zmq_bind(c->sock, bind) != 0) {
@@ -632,8 +631,7 @@ int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler han
     }
     len = sizeof fd;
     if (zmq_getsockopt(c->sock, ZMQ_FD, &fd, &len) != 0) {
-        set_err(err, errlen, "control socket: cannot get the socket's fd: %s",
-                zmq_strerror(errno));
+        set_err(err, errlen, "control socket: cannot get the socket's fd: %s", zmq_strerror(errno));
         goto fail;
     }
 

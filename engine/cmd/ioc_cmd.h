@@ -122,10 +122,10 @@ int cli_push_close(struct cli_push *p);
 #define CLI_CONTROL_ENDPOINT "tcp://127.0.0.1:5558"
 
 enum {
-    CLI_CTL_TIMEOUT = -1,     /* no reply within the time */
-    CLI_CTL_ENDPOINT = -2,    /* the endpoint is not a usable address (errno kept) */
-    CLI_CTL_BAD_REPLY = -3,   /* a reply that is not a JSON object with a boolean "ok" */
-    CLI_CTL_ERROR = -4,       /* ZeroMQ or memory failure (errno kept) */
+    CLI_CTL_TIMEOUT = -1,   /* no reply within the time */
+    CLI_CTL_ENDPOINT = -2,  /* the endpoint is not a usable address (errno kept) */
+    CLI_CTL_BAD_REPLY = -3, /* a reply that is not a JSON object with a boolean "ok" */
+    CLI_CTL_ERROR = -4,     /* ZeroMQ or memory failure (errno kept) */
 };
 
 /* Sends req (borrowed) to the engine's control socket at endpoint on a fresh

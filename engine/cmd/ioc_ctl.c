@@ -131,11 +131,9 @@ int cli_control_fail(const char *cmd, const char *endpoint, int rc, int timeout_
         return cli_fail(cmd, "no answer from %s within %g s — is iocd running?", endpoint,
                         timeout_ms / 1000.0);
     case CLI_CTL_ENDPOINT:
-        return cli_usage_error(cmd, "cannot use endpoint '%s': %s", endpoint,
-                               zmq_strerror(errno));
+        return cli_usage_error(cmd, "cannot use endpoint '%s': %s", endpoint, zmq_strerror(errno));
     case CLI_CTL_BAD_REPLY:
-        return cli_fail(cmd, "%s answered with something that is not a control reply",
-                        endpoint);
+        return cli_fail(cmd, "%s answered with something that is not a control reply", endpoint);
     default:
         return cli_fail(cmd, "request to %s failed: %s", endpoint, zmq_strerror(errno));
     }
@@ -190,8 +188,9 @@ static int parse_opts(const char *cmd, const char *usage, bool takes_operator, i
             break;
         case 't':
             if (cli_parse_double(optarg, 0.001, 3600, &o->timeout_s) != 0) {
-                return cli_usage_error(cmd, "--timeout wants seconds between 0.001 and 3600, "
-                                            "not '%s'",
+                return cli_usage_error(cmd,
+                                       "--timeout wants seconds between 0.001 and 3600, "
+                                       "not '%s'",
                                        optarg);
             }
             break;

@@ -12,7 +12,9 @@
  * Every reply is a JSON object with a boolean "ok" first; when ok is false it
  * also has a string "error". The module answers by itself, without calling the
  * handler, for:
- *   - a body that is not JSON:          "invalid JSON at byte N" (N from 0)
+ *   - a body that is not strict JSON (RFC 8259; no \u0000, nesting up to 64):
+ *                                        "invalid JSON at byte N", N from 0, the
+ *                                        first byte that cannot continue the text
  *   - not an object, or "op" missing or not a string:
  *                                        "a command is a JSON object with \"op\""
  *   - a body over IOC_CONTROL_MAX_BYTES, or a request of more than one frame
