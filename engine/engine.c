@@ -29,6 +29,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ioc/control.h"
 #include "ioc/engine.h"
 #include "ioc/error.h"
 #include "ioc/event.h"
@@ -109,6 +110,7 @@ struct ioc_engine {
     int have_clock;
     int64_t newest_wall;      /* wall clock when the newest event time arrived */
     uv_timer_t live;          /* advances the clock in live mode */
+    struct ioc_control *control; /* the control socket (live mode only) */
     int live_open;
     struct ioc_map windows;   /* rule id + key -> struct wstate */
     struct wlist *wlru;       /* per rule */
@@ -1287,6 +1289,74 @@ fail:
     return rc;
 }
 
+/* Commands on the control socket. The module guarantees req is an object
+ * with a string op and that every reply carries ok. */
+static int engine_control(void *arg, const cJSON *req, cJSON *reply)
+{
+    struct ioc_engine *e = arg;
+    const char *op = cJSON_GetObjectItemCaseSensitive(req, "op")->valuestring;
+    if (strcmp(op, "reload") == 0) {
+        const cJSON *who = cJSON_GetObjectItemCaseSensitive(req, "operator");
+        const char *actor =
+            cJSON_IsString(who) && who->valuestring[0] ? who->valuestring : "unknown";
+        struct ioc_diag diag;
+        ioc_diag_init(&diag);
+        int rc = ioc_engine_reload(e, actor, &diag);
+        if (rc == 0) {
+            cJSON_AddNumberToObject(reply, "rules", (double)ioc_ruleset_count(e->rules));
+            cJSON_AddStringToObject(reply, "hash", ioc_ruleset_hash(e->rules));
+        } else {
+            size_t len = 1;
+            for (size_t i = 0; i < diag.n; i++) {
+                len += strlen(diag.msgs[i]) + 1;
+            }
+            char *err = calloc(1, len);
+            for (size_t i = 0; err && i < diag.n; i++) {
+                strcat(err, diag.msgs[i]);
+                if (i + 1 < diag.n) {
+                    strcat(err, "\n");
+                }
+            }
+            cJSON_AddStringToObject(reply, "error", err && *err ? err : ioc_strerror(rc));
+            free(err);
+        }
+        ioc_diag_close(&diag);
+        return rc;
+    }
+    if (strcmp(op, "status") == 0) {
+        struct ioc_engine_stats st;
+        char t[40];
+        ioc_engine_get_stats(e, &st);
+        const struct {
+            const char *name;
+            uint64_t v;
+        } n[] = {
+            {"received", st.received},       {"accepted", st.accepted},
+            {"duplicates", st.duplicates},   {"rejected", st.rejected},
+            {"rejected_json", st.rejected_json}, {"rejected_schema", st.rejected_schema},
+            {"rejected_source", st.rejected_source}, {"rejected_size", st.rejected_size},
+            {"rejected_encoding", st.rejected_encoding}, {"rejected_late", st.rejected_late},
+            {"matches", st.matches},         {"opened", st.opened},
+            {"changes", st.changes},         {"inhibited", st.inhibited},
+            {"resolved", st.resolved},       {"published", st.published},
+            {"incidents_open", st.incidents_open},
+        };
+        for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
+            cJSON_AddNumberToObject(reply, n[i].name, (double)n[i].v);
+        }
+        cJSON_AddNumberToObject(reply, "rules", st.rules);
+        cJSON_AddStringToObject(reply, "rule_set", ioc_ruleset_hash(e->rules));
+        cJSON_AddStringToObject(reply, "watermark",
+                                e->have_clock ? ioc_time_format(e->clock, t, sizeof t) : "");
+        cJSON_AddStringToObject(reply, "database", e->cfg->store.path);
+        return 0;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "unknown op '%.64s' (this engine knows: reload, status)", op);
+    cJSON_AddStringToObject(reply, "error", msg);
+    return IOC_EINVAL;
+}
+
 int ioc_engine_start(struct ioc_engine *e)
 {
     int rc;
@@ -1298,6 +1368,16 @@ int ioc_engine_start(struct ioc_engine *e)
     int live = 0;
     for (size_t i = 0; i < e->n_inputs; i++) {
         live |= !e->inputs[i].finite;
+    }
+    if (live && e->cfg->control.bind && e->cfg->control.bind[0]) {
+        char err[256] = "";
+        rc = ioc_control_start(e->loop, e->cfg->control.bind, engine_control, e, &e->control, err,
+                               sizeof err);
+        if (rc != 0) {
+            ioc_error("control", "cannot start the control socket on %s: %s",
+                      e->cfg->control.bind, err);
+            return rc;
+        }
     }
     if (live) {
         uv_timer_init(e->loop, &e->live);
@@ -1345,6 +1425,8 @@ void ioc_engine_stop(struct ioc_engine *e)
         uv_close((uv_handle_t *)&e->live, NULL);
         e->live_open = 0;
     }
+    ioc_control_stop(e->control);
+    e->control = NULL;
     /* Waits for every batch to commit and publishes what they carry. */
     ioc_store_close(e->store);
     e->store = NULL;

@@ -1299,6 +1299,26 @@ int ioc_ruleset_load(const char *const *paths, size_t n, struct ioc_ruleset **ou
         goto fail;
     }
     bad |= resolve_refs(rs, diag) != 0;
+    /* A rule's definition includes the lists it may use: a changed list makes
+     * every rule of the set count as changed on reload, which errs on the
+     * side of starting windows fresh. */
+    {
+        uint64_t lh = 1469598103934665603ULL;
+        for (size_t i = 0; i < rs->n_lists; i++) {
+            for (const char *p = rs->lists[i].name; *p; p++) {
+                lh = (lh ^ (unsigned char)*p) * 1099511628211ULL;
+            }
+            for (size_t j = 0; j < rs->lists[i].n; j++) {
+                for (size_t k = 0; k < rs->lists[i].items[j].len; k++) {
+                    lh = (lh ^ (unsigned char)rs->lists[i].items[j].str[k]) * 1099511628211ULL;
+                }
+                lh = (lh ^ 0xfe) * 1099511628211ULL;
+            }
+        }
+        for (size_t i = 0; i < rs->n; i++) {
+            rs->rules[i].def_hash ^= lh;
+        }
+    }
     rs->files_json = cJSON_PrintUnformatted(files);
     cJSON_Delete(files);
     snprintf(rs->hash, sizeof rs->hash, "%016llx", (unsigned long long)h);
@@ -1428,6 +1448,24 @@ int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev, const 
     return best;
 }
 
+/* Numbers in titles read like a person writes them: whole numbers without a
+ * fraction or exponent (a timestamp, a count), others with two decimals at
+ * most ("2.61 m", "0.85"). */
+static int fmt_num(char *buf, size_t n, double v)
+{
+    if (v == (double)(long long)v && fabs(v) < 1e15) {
+        return snprintf(buf, n, "%lld", (long long)v);
+    }
+    int w = snprintf(buf, n, "%.2f", v);
+    while (w > 0 && buf[w - 1] == '0') {
+        buf[--w] = 0;
+    }
+    if (w > 0 && buf[w - 1] == '.') {
+        buf[--w] = 0;
+    }
+    return w;
+}
+
 static size_t put(char *buf, size_t used, size_t n, const char *s, size_t len)
 {
     if (used + 1 >= n) {
@@ -1457,14 +1495,14 @@ void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev,
             int w = snprintf(num, sizeof num, "%lld", (long long)m->count);
             used = put(buf, used, n, num, (size_t)w);
         } else if (p->kind == IOC_TPL_AGG) {
-            int w = snprintf(num, sizeof num, "%.3g", m->has_agg ? m->agg : 0.0);
+            int w = fmt_num(num, sizeof num, m->has_agg ? m->agg : 0.0);
             used = put(buf, used, n, num, (size_t)w);
         } else {
             struct ioc_value v = ioc_event_get(ev, &p->ref);
             if (v.t == IOC_V_STR) {
                 used = put(buf, used, n, v.str, v.len);
             } else if (v.t == IOC_V_NUM) {
-                int w = snprintf(num, sizeof num, "%.10g", v.num);
+                int w = fmt_num(num, sizeof num, v.num);
                 used = put(buf, used, n, num, (size_t)w);
             } else if (v.t == IOC_V_BOOL) {
                 used = put(buf, used, n, v.num ? "true" : "false", v.num ? 4 : 5);

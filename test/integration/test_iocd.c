@@ -438,3 +438,46 @@ TEST(sighup_reload_of_a_changed_rule_starts_it_fresh)
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
     iocd_close(&d);
 }
+
+/* Runs a command line and returns its exit status, with its output in out. */
+static int run_capture(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p);
+    size_t used = fread(out, 1, n - 1, p);
+    out[used] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(ioc_reload_and_status_over_the_control_socket)
+{
+    struct iocd d;
+    iocd_prepare(&d, reload_rules, NULL);
+    REQUIRE(iocd_start(&d) == 0);
+    iocd_connect(&d);
+    iocd_sync(&d);
+    char cmd[512], out[8192];
+    snprintf(cmd, sizeof cmd, "%s status --endpoint tcp://127.0.0.1:%d 2>&1", IOC_BIN,
+             d.control_port);
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
+    CHECK_CONTAINS(out, "accepted: ");
+    CHECK_CONTAINS(out, "rules: 2");
+
+    h_write(d.rules, "rules:\n  - id: broken\n    when: source ==\n    grade: 2\n");
+    snprintf(cmd, sizeof cmd, "%s reload --operator sup1 --endpoint tcp://127.0.0.1:%d 2>&1",
+             IOC_BIN, d.control_port);
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 1);
+    CHECK_CONTAINS(out, "rules.yaml:3:");
+    h_write(d.rules, reload_rules);
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
+    CHECK_CONTAINS(out, "reloaded: 2 rules");
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rule_sets WHERE actor = 'sup1' AND "
+                                 "outcome = 'refused'"),
+                 1);
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM rule_sets WHERE actor = 'sup1' AND "
+                                 "outcome = 'loaded'"),
+                 1);
+    iocd_close(&d);
+}
