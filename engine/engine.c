@@ -31,6 +31,7 @@
 
 #include "ioc/control.h"
 #include "ioc/engine.h"
+#include "ioc/geo.h"
 #include "ioc/error.h"
 #include "ioc/event.h"
 #include "ioc/log.h"
@@ -77,6 +78,9 @@ struct wstate {
     char *raw;       /* absent: the key's last event, for the incident's fields */
     size_t raw_len;
     int armed;       /* absent: a timer is pending */
+    int64_t *sat;             /* all: when each member was last satisfied */
+    struct ioc_window *mw;    /* all: each expression member's events */
+    struct ioc_geo_grid *geo; /* all + near: where members were satisfied */
     size_t keylen;
     char key[];
 };
@@ -129,6 +133,14 @@ struct ioc_engine {
 
     char keybuf[1024];
     char keybuf2[1024];
+    /* Incident changes that feed `all` clauses, taken after the event that
+     * caused them, so that feeding never runs inside another rule's match. */
+    struct pending_feed {
+        uint32_t rule;
+        int grade;
+        int64_t at;
+    } feeds[64];
+    size_t n_feeds;
     char title[512];
 };
 
@@ -370,6 +382,10 @@ static int record(struct ioc_engine *e, const struct incident *inc, const char *
     if (!rc && !quiet) {
         rc = ioc_batch_publish(e->batch, topic, json, strlen(json));
     }
+    if (ev && inc->rule && inc->rule->n_feeds && strcmp(change, "resolved") != 0 &&
+        e->n_feeds < sizeof e->feeds / sizeof e->feeds[0]) {
+        e->feeds[e->n_feeds++] = (struct pending_feed){inc->rule->index, inc->grade, at};
+    }
     free(json);
     e->stats.changes++;
     e->stats.inhibited += quiet ? 1 : 0;
@@ -523,6 +539,26 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
 }
 
 static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r, size_t klen);
+
+/* Frees a key state's memory (not its list or map entry). */
+static void wstate_release(struct ioc_engine *e, struct wstate *ws)
+{
+    ioc_window_close(&ws->w);
+    if (ws->mw) {
+        for (size_t i = 0; i < e->rules->rules[ws->rule].n_members; i++) {
+            ioc_window_close(&ws->mw[i]);
+        }
+    }
+    if (ws->geo) {
+        ioc_geo_grid_close(ws->geo);
+    }
+    free(ws->geo);
+    free(ws->mw);
+    free(ws->sat);
+    free(ws->starts);
+    free(ws->raw);
+    free(ws);
+}
 static void sweep(struct ioc_engine *e, const struct ioc_rule *r, const struct wstate *keep);
 
 static void wlist_unlink(struct wlist *l, struct wstate *ws)
@@ -556,10 +592,7 @@ static void wstate_free(struct ioc_engine *e, struct wstate *ws)
 {
     wlist_unlink(&e->wlru[ws->rule], ws);
     ioc_map_del(&e->windows, ws->key, ws->keylen);
-    ioc_window_close(&ws->w);
-    free(ws->starts);
-    free(ws->raw);
-    free(ws);
+    wstate_release(e, ws);
 }
 
 /* Feeds an event to the window of its rule key (keybuf). Returns 0 and fills
@@ -634,9 +667,23 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
             ws->starts[i] = INT64_MIN;
         }
     }
+    if (r->n_members) {
+        ws->sat = malloc(r->n_members * sizeof *ws->sat);
+        ws->mw = calloc(r->n_members, sizeof *ws->mw);
+        if (r->near_m > 0 && (ws->geo = calloc(1, sizeof *ws->geo))) {
+            ioc_geo_grid_init(ws->geo, r->near_m);
+        }
+        if (!ws->sat || !ws->mw || (r->near_m > 0 && !ws->geo)) {
+            wstate_release(e, ws);
+            return NULL;
+        }
+        for (size_t i = 0; i < r->n_members; i++) {
+            ws->sat[i] = INT64_MIN;
+            ioc_window_init(&ws->mw[i], false);
+        }
+    }
     if (ioc_map_put(&e->windows, ws->key, klen, ws) != 0) {
-        free(ws->starts);
-        free(ws);
+        wstate_release(e, ws);
         return NULL;
     }
     wlist_append(l, ws);
@@ -810,6 +857,99 @@ static void resolve_watch(struct ioc_engine *e, const struct ioc_rule *r,
     }
 }
 
+/* Marks member k of an `all` rule satisfied at `at` for the key in keybuf,
+ * and opens or updates the incident once every member is satisfied within
+ * the window (and, with near, close enough together). */
+static void all_satisfied(struct ioc_engine *e, const struct ioc_rule *r, struct wstate *ws,
+                          size_t k, const struct ioc_event *ev, size_t klen, int64_t at)
+{
+    int64_t since = at - r->corr.window_ms;
+    if (r->near_m > 0) {
+        /* Under near, a member counts only where it happened: its place goes
+         * into the key's grid, and the clause holds when one place of every
+         * member lies within the distance of all the others. */
+        if (!(ev->has & IOC_HAS_LOC)) {
+            return;
+        }
+        struct ioc_geo_point p = {ev->lat, ev->lon, at, (uint32_t)k, 0};
+        ioc_geo_grid_expire(ws->geo, since);
+        if (ioc_geo_grid_add(ws->geo, &p) != 0) {
+            return;
+        }
+    }
+    ws->sat[k] = at;
+    if (at > ws->last_ts) {
+        ws->last_ts = at;
+    }
+    for (size_t i = 0; i < r->n_members; i++) {
+        if (ws->sat[i] == INT64_MIN || ws->sat[i] <= since) {
+            return;
+        }
+    }
+    const struct ioc_geo_point *chosen[IOC_GEO_MAX_TAGS];
+    if (r->near_m > 0 && (r->n_members > IOC_GEO_MAX_TAGS ||
+                          !ioc_geo_clique(ws->geo, ev->lat, ev->lon, (uint32_t)r->n_members,
+                                          r->near_m, since, chosen))) {
+        return;
+    }
+    struct ioc_match mt = {0};
+    hit(e, r, ev, klen, &mt, at);
+}
+
+static void all_member_event(struct ioc_engine *e, const struct ioc_rule *r,
+                             const struct ioc_event *ev)
+{
+    for (size_t k = 0; k < r->n_members; k++) {
+        const struct ioc_member *mm = &r->members[k];
+        if (mm->is_incident || !ioc_expr_eval(mm->when, ev)) {
+            continue;
+        }
+        size_t klen = make_key(e, r, ev, NULL);
+        struct wstate *ws = klen ? wstate_get(e, r, klen) : NULL;
+        if (!ws) {
+            return;
+        }
+        sweep(e, r, ws);
+        ioc_window_evict(&ws->mw[k], ev->ts - r->corr.window_ms);
+        if (ioc_window_push(&ws->mw[k], ev->ts, 0, 0) == 0 &&
+            ioc_window_count(&ws->mw[k]) >= mm->count) {
+            all_satisfied(e, r, ws, k, ev, klen, ev->ts);
+        }
+    }
+}
+
+/* Feeds the incident changes an event caused into the `all` clauses that
+ * take those rules' incidents as members. The incident's key fields come
+ * from the event, so a zone-keyed clause joins a device-keyed incident. */
+static void drain_feeds(struct ioc_engine *e, const struct ioc_event *ev)
+{
+    for (size_t f = 0; f < e->n_feeds; f++) {
+        struct pending_feed pf = e->feeds[f];
+        const struct ioc_rule *x = &e->rules->rules[pf.rule];
+        for (size_t i = 0; i < x->n_feeds; i++) {
+            const struct ioc_rule *r = &e->rules->rules[x->feeds[i].rule];
+            const struct ioc_member *mm = &r->members[x->feeds[i].member];
+            if (mm->has_bound) {
+                struct ioc_band b = mm->bound;
+                double g = pf.grade;
+                int ok = b.op == IOC_BAND_GE ? g >= b.v
+                         : b.op == IOC_BAND_GT ? g > b.v
+                         : b.op == IOC_BAND_LE ? g <= b.v
+                                               : g < b.v;
+                if (!ok) {
+                    continue;
+                }
+            }
+            size_t klen = make_key(e, r, ev, NULL);
+            struct wstate *ws = klen ? wstate_get(e, r, klen) : NULL;
+            if (ws) {
+                all_satisfied(e, r, ws, x->feeds[i].member, ev, klen, pf.at);
+            }
+        }
+    }
+    e->n_feeds = 0;
+}
+
 static void match(struct ioc_engine *e, const struct ioc_event *ev)
 {
     const struct ioc_rule_list *cands = ioc__ruleset_candidates(e->rules, ev->source, ev->type);
@@ -823,6 +963,10 @@ static void match(struct ioc_engine *e, const struct ioc_event *ev)
         }
         if (r->corr.kind == IOC_CORR_SEQUENCE) {
             sequence_step(e, r, ev);
+            continue;
+        }
+        if (r->corr.kind == IOC_CORR_ALL) {
+            all_member_event(e, r, ev);
             continue;
         }
         size_t klen = make_key(e, r, ev, NULL);
@@ -872,6 +1016,7 @@ static void fire(struct ioc_engine *e, struct ioc_timer *t)
                                sizeof reason) == 0) {
             struct ioc_match mt = {0};
             hit(e, r, &ev, t->keylen, &mt, t->due);
+            drain_feeds(e, &ev);
             ioc_event_clear(&ev);
         }
         /* The key went quiet: its state is done until it is seen again. */
@@ -984,6 +1129,7 @@ static void accept_event(struct ioc_engine *e, const struct ioc_event *ev)
         ioc_error(TAG, "cannot archive event %s: out of memory", ev->id);
     }
     match(e, ev);
+    drain_feeds(e, ev);
 }
 
 void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
@@ -1471,11 +1617,7 @@ void ioc_engine_destroy(struct ioc_engine *e)
     }
     ioc_map_close(&e->incidents);
     for (size_t it = 0; ioc_map_next(&e->windows, &it, NULL, NULL, &v);) {
-        struct wstate *ws = v;
-        ioc_window_close(&ws->w);
-        free(ws->starts);
-        free(ws->raw);
-        free(ws);
+        wstate_release(e, v);
     }
     ioc_timers_close(&e->timers);
     ioc_map_close(&e->windows);

@@ -31,13 +31,13 @@
 
 #define ALLOWED_TOP "lists, rules"
 #define ALLOWED_RULE                                                                               \
-    "id, title, description, category, when, key, count, aggregate, sequence, absent, grade, "   \
-    "resolve, inhibits, sop, escalation"
+    "id, title, description, category, when, key, count, aggregate, sequence, absent, all, near, " \
+    "grade, resolve, inhibits, sop, escalation"
 
-static const char *const rule_keys[] = {"id",       "title",  "description", "category", "when",
-                                        "key",      "count",  "aggregate",   "sequence", "absent",
-                                        "grade",    "resolve", "inhibits",   "sop",
-                                        "escalation", NULL};
+static const char *const rule_keys[] = {
+    "id",     "title", "description", "category", "when",    "key",      "count",
+    "aggregate", "sequence", "absent", "all",     "near",    "grade",    "resolve",
+    "inhibits", "sop", "escalation",  NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -544,6 +544,135 @@ static int parse_sequence(struct ioc_rule *r, const struct ioc_ruleset *rs,
     return bad ? IOC_ERULE : 0;
 }
 
+/* "500m", "1.5km", or a bare number of metres. */
+static int parse_distance(const struct ioc_ynode *n, double *out, struct ioc_diag *diag)
+{
+    char *end = NULL;
+    double v = n->kind == IOC_Y_SCALAR ? strtod(n->str, &end) : -1;
+    double mul = 0;
+    if (end && end != n->str) {
+        if (!*end || strcmp(end, "m") == 0) {
+            mul = 1;
+        } else if (strcmp(end, "km") == 0) {
+            mul = 1000;
+        }
+    }
+    if (mul == 0 || v <= 0) {
+        ioc_diag_at(diag, n, "near: expected a distance like 500m or 1.5km");
+        return IOC_ERULE;
+    }
+    *out = v * mul;
+    return 0;
+}
+
+/* all: {within, of: [member, ...]} where a member is {when, count} or
+ * {incident: RULE, grade: {le: 2}}; near: DISTANCE beside it. */
+static int parse_all(struct ioc_rule *r, const struct ioc_ruleset *rs, const struct ioc_ynode *m,
+                     const struct ioc_ynode *al, struct ioc_diag *diag)
+{
+    static const char *const keys[] = {"within", "of", NULL};
+    static const char *const mkeys[] = {"when", "count", "incident", "grade", NULL};
+    int bad = 0;
+    long long ms = 0;
+    r->corr.kind = IOC_CORR_ALL;
+    if (al->kind != IOC_Y_MAP) {
+        ioc_diag_at(diag, al, "all: expected {within: 1h, of: [members]}");
+        return IOC_ERULE;
+    }
+    bad |= check_keys(al, "all", keys, "within, of", diag);
+    const struct ioc_ynode *w = ioc_ymap_get(al, "within"), *of = ioc_ymap_get(al, "of");
+    if (!w) {
+        ioc_diag_at(diag, al, "all: 'within' is required, e.g. within: 1h");
+        bad = 1;
+    } else if (ioc_ynode_duration(w, &ms, diag) != 0 || ms <= 0) {
+        bad = 1;
+    }
+    r->corr.window_ms = ms;
+    const struct ioc_ynode *nr = ioc_ymap_get(m, "near");
+    if (nr && parse_distance(nr, &r->near_m, diag) != 0) {
+        bad = 1;
+    }
+    if (!of || of->kind != IOC_Y_SEQ || of->n < 2) {
+        ioc_diag_at(diag, of ? of : al, "all: 'of' must list two or more members");
+        return IOC_ERULE;
+    }
+    if (!(r->members = calloc(of->n, sizeof *r->members))) {
+        return IOC_ENOMEM;
+    }
+    for (size_t i = 0; i < of->n; i++) {
+        const struct ioc_ynode *mb = of->items[i];
+        struct ioc_member *mm = &r->members[r->n_members];
+        if (mb->kind != IOC_Y_MAP) {
+            ioc_diag_at(diag, mb, "all member: expected {when: ..., count: N} or {incident: RULE}");
+            bad = 1;
+            continue;
+        }
+        bad |= check_keys(mb, "all member", mkeys, "when, count, incident, grade", diag);
+        const struct ioc_ynode *wn = ioc_ymap_get(mb, "when"), *in = ioc_ymap_get(mb, "incident");
+        if (!!wn == !!in) {
+            ioc_diag_at(diag, mb, "all member: give either 'when' or 'incident'");
+            bad = 1;
+            continue;
+        }
+        mm->count = 1;
+        if (wn) {
+            int rc = compile_expr(rs, wn, "when", &mm->when, diag);
+            if (rc == IOC_ENOMEM) {
+                return rc;
+            }
+            const struct ioc_ynode *c = ioc_ymap_get(mb, "count");
+            long long v;
+            if (c && (ioc_ynode_int(c, &v, diag) != 0 || v < 1)) {
+                rc = IOC_ERULE;
+            } else if (c) {
+                mm->count = v;
+            }
+            if (ioc_ymap_get(mb, "grade")) {
+                ioc_diag_at(diag, ioc_ymap_key(mb, "grade"),
+                            "all member: 'grade' bounds an incident member only");
+                rc = IOC_ERULE;
+            }
+            if (rc) {
+                bad = 1;
+                continue;
+            }
+        } else {
+            if (in->kind != IOC_Y_SCALAR || !(mm->incident.id = strdup(in->str))) {
+                ioc_diag_at(diag, in, "all member: 'incident' names a rule id");
+                bad = 1;
+                continue;
+            }
+            mm->is_incident = true;
+            mm->incident.line = in->line;
+            mm->incident.col = in->col;
+            const struct ioc_ynode *g = ioc_ymap_get(mb, "grade");
+            if (g) {
+                static const char *const ops[] = {"ge", "gt", "le", "lt"};
+                long long gv;
+                if (g->kind != IOC_Y_MAP || g->n != 1) {
+                    ioc_diag_at(diag, g, "all member: grade bound is one of {le: 2}, {lt: 3}, ...");
+                    bad = 1;
+                } else {
+                    int op = -1;
+                    for (int o = 0; o < 4; o++) {
+                        op = strcmp(g->keys[0]->str, ops[o]) == 0 ? o : op;
+                    }
+                    if (op < 0 || ioc_ynode_int(g->items[0], &gv, diag) != 0 || gv < 1 || gv > 4) {
+                        ioc_diag_at(diag, g, "all member: grade bound is one of {le: 2}, {lt: 3}, ...");
+                        bad = 1;
+                    } else {
+                        mm->has_bound = true;
+                        mm->bound.op = (enum ioc_band_op)op;
+                        mm->bound.v = (double)gv;
+                    }
+                }
+            }
+        }
+        r->n_members++;
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
 /* resolve: {quiet: 30m} or {when: EXPRESSION, for: 20m}. */
 static int parse_resolve(struct ioc_rule *r, const struct ioc_ruleset *rs,
                          const struct ioc_ynode *n, struct ioc_diag *diag)
@@ -592,15 +721,15 @@ static int parse_corr(struct ioc_rule *r, const struct ioc_ruleset *rs, const st
 {
     const struct ioc_ynode *c = ioc_ymap_get(m, "count"), *a = ioc_ymap_get(m, "aggregate");
     const struct ioc_ynode *sq = ioc_ymap_get(m, "sequence"), *ab = ioc_ymap_get(m, "absent");
-    static const char *const clauses[] = {"count", "aggregate", "sequence", "absent"};
+    static const char *const clauses[] = {"count", "aggregate", "sequence", "absent", "all"};
     int bad = 0, given = 0;
     /* In file order, so the clause reported is the second one written. */
     for (size_t k = 0; k < m->n; k++) {
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             if (strcmp(m->keys[k]->str, clauses[i]) == 0 && ++given > 1) {
                 ioc_diag_at(diag, m->keys[k],
                             "a rule has at most one correlation clause (count, aggregate, "
-                            "sequence, absent); '%s' is a second one",
+                            "sequence, absent, all); '%s' is a second one",
                             clauses[i]);
                 return IOC_ERULE;
             }
@@ -608,6 +737,13 @@ static int parse_corr(struct ioc_rule *r, const struct ioc_ruleset *rs, const st
     }
     if (sq) {
         return parse_sequence(r, rs, sq, diag);
+    }
+    if (ioc_ymap_get(m, "all")) {
+        return parse_all(r, rs, m, ioc_ymap_get(m, "all"), diag);
+    }
+    if (ioc_ymap_get(m, "near")) {
+        ioc_diag_at(diag, ioc_ymap_key(m, "near"), "near: only with an 'all' clause");
+        return IOC_ERULE;
     }
     if (ab) {
         static const char *const keys[] = {"for", NULL};
@@ -781,6 +917,12 @@ static void rule_close(struct ioc_rule *r)
         ioc_expr_free(r->steps[i].when);
     }
     free(r->steps);
+    for (size_t i = 0; i < r->n_members; i++) {
+        ioc_expr_free(r->members[i].when);
+        free(r->members[i].incident.id);
+    }
+    free(r->members);
+    free(r->feeds);
     ioc_expr_free(r->resolve_when);
     for (size_t i = 0; i < r->n_inhibits; i++) {
         free(r->inhibits[i].id);
@@ -880,7 +1022,7 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
     }
     if (!(n = ioc_ymap_get(m, "when"))) {
         /* A sequence's steps say which events they take. */
-        if (r.corr.kind != IOC_CORR_SEQUENCE) {
+        if (r.corr.kind != IOC_CORR_SEQUENCE && r.corr.kind != IOC_CORR_ALL) {
             ioc_diag_at(diag, m,
                         "rule%s%s: 'when' is required, e.g. when: source == \"sensor\"",
                         r.id ? " " : "", r.id ? r.id : "");
@@ -1120,6 +1262,11 @@ static int build_index(struct ioc_ruleset *rs)
             for (size_t j = 0; j < r->n_steps && !rc; j++) {
                 rc = index_expr(rs, r, r->steps[j].when);
             }
+            for (size_t j = 0; j < r->n_members && !rc; j++) {
+                if (r->members[j].when) {
+                    rc = index_expr(rs, r, r->members[j].when);
+                }
+            }
         }
         if (rc) {
             return rc;
@@ -1214,6 +1361,35 @@ static int resolve_refs(struct ioc_ruleset *rs, struct ioc_diag *diag)
                 ref->idx = (uint32_t)j;
                 rs->rules[j].inhibited_by_any = true;
             }
+        }
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        struct ioc_rule *r = &rs->rules[i];
+        for (size_t k = 0; k < r->n_members; k++) {
+            struct ioc_member *mm = &r->members[k];
+            if (!mm->is_incident) {
+                continue;
+            }
+            size_t j = 0;
+            while (j < rs->n && strcmp(rs->rules[j].id, mm->incident.id) != 0) {
+                j++;
+            }
+            if (j == rs->n || j == i) {
+                ioc_diag_add(diag, r->file, mm->incident.line, mm->incident.col,
+                             j == i ? "all: a rule cannot take its own incidents as a member"
+                                    : "all: unknown rule '%s'",
+                             mm->incident.id);
+                bad = 1;
+                continue;
+            }
+            mm->incident.idx = (uint32_t)j;
+            struct ioc_rule *x = &rs->rules[j];
+            struct ioc_feed *nf = realloc(x->feeds, (x->n_feeds + 1) * sizeof *nf);
+            if (!nf) {
+                return IOC_ENOMEM;
+            }
+            x->feeds = nf;
+            x->feeds[x->n_feeds++] = (struct ioc_feed){(uint32_t)i, (uint32_t)k};
         }
     }
     return bad ? IOC_ERULE : 0;

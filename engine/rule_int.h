@@ -57,6 +57,24 @@ enum ioc_corr_kind {
     IOC_CORR_AGGREGATE,
     IOC_CORR_SEQUENCE,
     IOC_CORR_ABSENT,
+    IOC_CORR_ALL,
+};
+
+/* A member of an `all` clause: an expression (with how many of its events
+ * are needed within the window), or another rule's open incident, with an
+ * optional bound on its grade. */
+struct ioc_member {
+    struct ioc_expr *when;
+    int64_t count;
+    bool is_incident;
+    struct ioc_rule_ref incident;
+    bool has_bound;
+    struct ioc_band bound; /* op and value; grade unused */
+};
+
+/* Where a rule's incidents feed an `all` clause: rule index and member. */
+struct ioc_feed {
+    uint32_t rule, member;
 };
 
 /* One step of a sequence. */
@@ -99,6 +117,11 @@ struct ioc_rule {
     struct ioc_corr corr;
     struct ioc_step *steps; /* sequence */
     size_t n_steps;
+    struct ioc_member *members; /* all */
+    size_t n_members;
+    double near_m;            /* all: members within this many metres (0: anywhere) */
+    struct ioc_feed *feeds;   /* the all clauses this rule's incidents take part in */
+    size_t n_feeds;
     /* resolve: {quiet} resolves after no match for quiet_ms; {when, for}
      * resolves once `when` held on the key's events for for_ms. */
     int64_t resolve_quiet_ms;

@@ -367,3 +367,63 @@ TEST(unknown_inhibited_rule_and_two_clauses_are_errors)
     CHECK_CONTAINS(all, "rules.yaml:10:16: inhibits: unknown rule 'no.such.rule'");
     run_done(&r);
 }
+
+static const char all_rules[] =
+    "rules:\n"
+    "  - id: flood.level\n"
+    "    when: source == \"sensor\" && type == \"water_level\" && value >= 1.5\n"
+    "    key: [device]\n"
+    "    grade: {by: value, bands: [{ge: 1.5, grade: 3}, {ge: 2.0, grade: 2}]}\n"
+    "  - id: flood.district\n"
+    "    title: \"Flood in ${zone}: sensors and citizens agree\"\n"
+    "    key: [zone]\n"
+    "    all:\n"
+    "      within: 1h\n"
+    "      of:\n"
+    "        - incident: flood.level\n"
+    "          grade: {le: 2}\n"
+    "        - when: source == \"complaint\" && type == \"flooding\"\n"
+    "          count: 2\n"
+    "    near: 500m\n"
+    "    grade: 1\n";
+
+#define GAUGE(id, min, v)                                                                          \
+    EV(id, "sensor", "water_level", min,                                                           \
+       "\"device\":\"G1\",\"zone\":\"Z2\",\"value\":" v ",\"loc\":{\"lat\":13.7500,\"lon\":100.5000}")
+#define FLOODING(id, min, lat)                                                                     \
+    EV(id, "complaint", "flooding", min,                                                           \
+       "\"channel\":\"traffy\",\"zone\":\"Z2\",\"loc\":{\"lat\":" lat ",\"lon\":100.5000}")
+
+TEST(all_members_within_the_window_and_near)
+{
+    struct run r;
+    /* Two complaints 200 m from the gauge, then the gauge reaches grade 2. */
+    run(&r, all_rules,
+        FLOODING("c1", "00", "13.7518") FLOODING("c2", "10", "13.7518") GAUGE("g1", "20", "1.6")
+            GAUGE("g2", "30", "2.1"));
+    REQUIRE(r.rc == 0);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT count(*) FROM incidents WHERE rule = 'flood.district'"),
+                 1);
+    /* Not at 10:20 (grade 3 is too weak), at 10:30 when the gauge reached 2. */
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT opened FROM incidents WHERE rule = 'flood.district'"),
+                 1770780600000LL);
+    run_done(&r);
+}
+
+TEST(all_too_far_apart_or_too_few_opens_nothing)
+{
+    struct run r;
+    /* 2 km away: not near. */
+    run(&r, all_rules,
+        FLOODING("c1", "00", "13.7700") FLOODING("c2", "10", "13.7700") GAUGE("g1", "20", "2.1"));
+    REQUIRE(r.rc == 0);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT count(*) FROM incidents WHERE rule = 'flood.district'"),
+                 0);
+    run_done(&r);
+    /* One complaint only. */
+    run(&r, all_rules, FLOODING("c1", "00", "13.7518") GAUGE("g1", "20", "2.1"));
+    REQUIRE(r.rc == 0);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT count(*) FROM incidents WHERE rule = 'flood.district'"),
+                 0);
+    run_done(&r);
+}
