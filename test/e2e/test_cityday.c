@@ -102,6 +102,16 @@ TEST(every_injected_incident_is_found_in_time)
     }
     fclose(f);
     CHECK_EQ_INT(checked, 12);
+    /* The flood scenario also meets the district rule: gauge FL-Z02-01 at
+     * grade 2 or worse and residents' reports near it, in the afternoon. */
+    long long district = q_int(db,
+                               "SELECT opened FROM incidents WHERE rule = 'flood.district' AND "
+                               "key = ?1",
+                               "{\"zone\":\"Z02\"}", NULL, 0);
+    int64_t from, to;
+    REQUIRE(ioc_time_parse("2026-02-11T15:30:00+07:00", &from) == 0);
+    REQUIRE(ioc_time_parse("2026-02-11T17:00:00+07:00", &to) == 0);
+    CHECK(district >= from && district <= to);
     sqlite3_close(db);
 }
 
