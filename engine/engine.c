@@ -39,6 +39,7 @@
 #include "ioc/plugin.h"
 #include "ioc/store.h"
 #include "ioc/timer.h"
+#include "ioc/yaml.h"
 #include "rule_int.h"
 
 #define TAG "engine"
@@ -60,6 +61,14 @@ struct incident {
     int64_t opened, updated, count;
     int64_t resolve_since; /* resolve.when has held since (INT64_MIN: not holding) */
     int quiet_armed;       /* a resolve.quiet timer is pending */
+};
+
+/* A silence as the engine checks it (see ioc_silence_row). */
+struct silence {
+    int64_t id;
+    char *rule, *zone;
+    cJSON *key; /* fields the incident's key must have, or NULL */
+    int64_t starts, ends;
 };
 
 /* What an event-time timer is for. */
@@ -115,6 +124,9 @@ struct ioc_engine {
     int64_t newest_wall;      /* wall clock when the newest event time arrived */
     uv_timer_t live;          /* advances the clock in live mode */
     struct ioc_control *control; /* the control socket (live mode only) */
+    struct silence *silences;
+    size_t n_silences;
+    int64_t next_silence_id;
     int live_open;
     struct ioc_map windows;   /* rule id + key -> struct wstate */
     struct wlist *wlru;       /* per rule */
@@ -328,11 +340,40 @@ static char *render_change(struct ioc_engine *e, const struct incident *inc, con
  * the message to publish once they are durable. */
 static int inhibited(struct ioc_engine *e, const struct incident *inc, const struct ioc_event *ev);
 
+/* A change at `at` is silenced when an operator's silence covers its rule,
+ * key and zone at that event time. */
+static int silenced(const struct ioc_engine *e, const struct incident *inc, int64_t at)
+{
+    cJSON *key = NULL;
+    int hit = 0;
+    for (size_t i = 0; i < e->n_silences && !hit; i++) {
+        const struct silence *s = &e->silences[i];
+        if (at < s->starts || at >= s->ends || (s->rule && strcmp(s->rule, inc->rule_id)) ||
+            (s->zone && (!inc->zone || strcmp(s->zone, inc->zone)))) {
+            continue;
+        }
+        hit = 1;
+        if (s->key) {
+            if (!key) {
+                key = cJSON_Parse(inc->key_json ? inc->key_json : "{}");
+            }
+            for (const cJSON *f = s->key->child; f && hit; f = f->next) {
+                const cJSON *g = cJSON_GetObjectItemCaseSensitive(key, f->string);
+                hit = g && cJSON_Compare(f, g, true);
+            }
+        }
+    }
+    cJSON_Delete(key);
+    return hit;
+}
+
 static int record(struct ioc_engine *e, const struct incident *inc, const char *change,
                   const struct ioc_event *ev, int64_t at, const char *reason)
 {
-    /* Inhibited changes are recorded, never published. */
-    int quiet = ev && inc->rule && inc->rule->inhibited_by_any && inhibited(e, inc, ev);
+    /* Inhibited and silenced changes are recorded, never published. */
+    int inhibit = ev && inc->rule && inc->rule->inhibited_by_any && inhibited(e, inc, ev);
+    int silence = !inhibit && e->n_silences && silenced(e, inc, at);
+    int quiet = inhibit || silence;
     e->seq += quiet ? 0 : 1;
     char *json = render_change(e, inc, change, ev, at);
     if (!json) {
@@ -388,7 +429,8 @@ static int record(struct ioc_engine *e, const struct incident *inc, const char *
     }
     free(json);
     e->stats.changes++;
-    e->stats.inhibited += quiet ? 1 : 0;
+    e->stats.inhibited += inhibit ? 1 : 0;
+    e->stats.silenced += silence ? 1 : 0;
     return rc;
 }
 
@@ -1249,6 +1291,8 @@ static int make_instances(struct ioc_engine *e, const struct ioc_plugin_conf *pc
     return 0;
 }
 
+static int restore_silence(const struct ioc_silence_row *v, void *arg);
+
 struct restore_ctx {
     struct ioc_engine *e;
     int rc;
@@ -1341,8 +1385,16 @@ static int restore(struct ioc_engine *e, struct ioc_diag *diag)
             return rc ? rc : ctx.rc;
         }
     }
-    if (e->incidents.n) {
-        ioc_info(TAG, "restored %zu open incidents from %s", e->incidents.n, e->cfg->store.path);
+    int64_t max_sid = 0;
+    rc = ioc_db_silences(e->cfg->store.path, 0, &max_sid, restore_silence, e, err, sizeof err);
+    if (rc != 0 && rc != IOC_ENOENT) {
+        ioc_diag_add(diag, e->cfg->store.path, 0, 0, "cannot restore silences: %s", err);
+        return rc;
+    }
+    e->next_silence_id = max_sid + 1;
+    if (e->incidents.n || e->n_silences) {
+        ioc_info(TAG, "restored %zu open incidents and %zu silences from %s", e->incidents.n,
+                 e->n_silences, e->cfg->store.path);
     }
     return 0;
 }
@@ -1360,6 +1412,7 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     e->loop = loop;
     e->cfg = cfg;
     e->next_id = 1;
+    e->next_silence_id = 1;
     ioc_map_init(&e->incidents);
     ioc_map_init(&e->windows);
     ioc_timers_init(&e->timers);
@@ -1435,6 +1488,124 @@ fail:
     return rc;
 }
 
+static void silence_free(struct silence *s)
+{
+    free(s->rule);
+    free(s->zone);
+    cJSON_Delete(s->key);
+}
+
+static int silence_add(struct ioc_engine *e, const struct ioc_silence_row *row)
+{
+    struct silence *ns = realloc(e->silences, (e->n_silences + 1) * sizeof *ns);
+    if (!ns) {
+        return IOC_ENOMEM;
+    }
+    e->silences = ns;
+    struct silence *s = &e->silences[e->n_silences];
+    memset(s, 0, sizeof *s);
+    s->id = row->id;
+    s->starts = row->starts;
+    s->ends = row->ends;
+    s->rule = row->rule ? strdup(row->rule) : NULL;
+    s->zone = row->zone ? strdup(row->zone) : NULL;
+    s->key = row->key_json ? cJSON_Parse(row->key_json) : NULL;
+    if ((row->rule && !s->rule) || (row->zone && !s->zone) || (row->key_json && !s->key)) {
+        silence_free(s);
+        return IOC_ENOMEM;
+    }
+    e->n_silences++;
+    return 0;
+}
+
+static int restore_silence(const struct ioc_silence_row *v, void *arg)
+{
+    return silence_add(arg, v) != 0;
+}
+
+static const char *opt_str(const cJSON *req, const char *name)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(req, name);
+    return cJSON_IsString(x) && x->valuestring[0] ? x->valuestring : NULL;
+}
+
+/* silence: {rule?, key?, zone?, for | until, operator, reason}. The window
+ * is in event time, starting at the engine's clock; an end is mandatory. */
+static int control_silence(struct ioc_engine *e, const cJSON *req, cJSON *reply)
+{
+    const char *rule = opt_str(req, "rule"), *zone = opt_str(req, "zone");
+    const char *who = opt_str(req, "operator"), *reason = opt_str(req, "reason");
+    const char *dur = opt_str(req, "for"), *until = opt_str(req, "until");
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(req, "key");
+    const char *err = NULL;
+    long long ms = 0;
+    int64_t now = e->have_clock ? e->clock : wall_ms(e), ends = 0;
+    if (!rule && !zone && !cJSON_IsObject(key)) {
+        err = "a silence needs a rule, a key or a zone (silencing everything is not allowed)";
+    } else if (key && !cJSON_IsObject(key)) {
+        err = "key: expected an object such as {\"device\": \"F1\"}";
+    } else if (!who) {
+        err = "operator: required (who silences)";
+    } else if (!reason) {
+        err = "reason: required (why, for the audit log)";
+    } else if (!!dur == !!until) {
+        err = "give exactly one of for (a duration such as 2h) or until (RFC 3339): a silence must end";
+    } else if (dur && (ioc_duration_parse(dur, &ms) != 0 || ms <= 0)) {
+        err = "for: expected a duration such as 30m or 2h";
+    } else if (until && (ioc_time_parse(until, &ends) != 0 || ends <= now)) {
+        err = "until: expected an RFC 3339 time after the engine's clock";
+    }
+    if (err) {
+        cJSON_AddStringToObject(reply, "error", err);
+        return IOC_EINVAL;
+    }
+    char *key_json = cJSON_IsObject(key) ? cJSON_PrintUnformatted(key) : NULL;
+    struct ioc_silence_row row = {
+        .id = e->next_silence_id++,
+        .rule = rule,
+        .key_json = key_json,
+        .zone = zone,
+        .starts = now,
+        .ends = dur ? now + ms : ends,
+        .author = who,
+        .reason = reason,
+        .created = ioc_time_now_ms(),
+    };
+    int rc = silence_add(e, &row);
+    if (!rc) {
+        rc = ioc_batch_silence(e->batch, &row);
+    }
+    free(key_json);
+    if (rc) {
+        return rc;
+    }
+    char t[40];
+    cJSON_AddNumberToObject(reply, "id", (double)row.id);
+    cJSON_AddStringToObject(reply, "ends", ioc_time_format(row.ends, t, sizeof t));
+    ioc_info(TAG, "silence %lld by %s until %s: %s", (long long)row.id, who, t, reason);
+    return 0;
+}
+
+static int control_unsilence(struct ioc_engine *e, const cJSON *req, cJSON *reply)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+    const char *who = opt_str(req, "operator");
+    int64_t now = e->have_clock ? e->clock : wall_ms(e);
+    for (size_t i = 0; cJSON_IsNumber(id) && i < e->n_silences; i++) {
+        struct silence *s = &e->silences[i];
+        if (s->id != (int64_t)id->valuedouble || s->ends <= now) {
+            continue;
+        }
+        s->ends = now > s->starts ? now : s->starts;
+        struct ioc_silence_row row = {.id = s->id, .starts = s->starts, .ends = s->ends,
+                                      .author = who ? who : "unknown"};
+        ioc_info(TAG, "silence %lld ended by %s", (long long)s->id, row.author);
+        return ioc_batch_silence(e->batch, &row);
+    }
+    cJSON_AddStringToObject(reply, "error", "no active silence with that id");
+    return IOC_EINVAL;
+}
+
 /* Commands on the control socket. The module guarantees req is an object
  * with a string op and that every reply carries ok. */
 static int engine_control(void *arg, const cJSON *req, cJSON *reply)
@@ -1484,7 +1655,8 @@ static int engine_control(void *arg, const cJSON *req, cJSON *reply)
             {"rejected_encoding", st.rejected_encoding}, {"rejected_late", st.rejected_late},
             {"matches", st.matches},         {"opened", st.opened},
             {"changes", st.changes},         {"inhibited", st.inhibited},
-            {"resolved", st.resolved},       {"published", st.published},
+            {"resolved", st.resolved},       {"silenced", st.silenced},
+            {"published", st.published},
             {"incidents_open", st.incidents_open},
         };
         for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
@@ -1497,8 +1669,15 @@ static int engine_control(void *arg, const cJSON *req, cJSON *reply)
         cJSON_AddStringToObject(reply, "database", e->cfg->store.path);
         return 0;
     }
+    if (strcmp(op, "silence") == 0) {
+        return control_silence(e, req, reply);
+    }
+    if (strcmp(op, "unsilence") == 0) {
+        return control_unsilence(e, req, reply);
+    }
     char msg[160];
-    snprintf(msg, sizeof msg, "unknown op '%.64s' (this engine knows: reload, status)", op);
+    snprintf(msg, sizeof msg,
+             "unknown op '%.64s' (this engine knows: reload, status, silence, unsilence)", op);
     cJSON_AddStringToObject(reply, "error", msg);
     return IOC_EINVAL;
 }
@@ -1620,6 +1799,10 @@ void ioc_engine_destroy(struct ioc_engine *e)
         wstate_release(e, v);
     }
     ioc_timers_close(&e->timers);
+    for (size_t i = 0; i < e->n_silences; i++) {
+        silence_free(&e->silences[i]);
+    }
+    free(e->silences);
     ioc_map_close(&e->windows);
     free(e->wlru);
     for (size_t i = 0; i < e->ring_n; i++) {

@@ -235,6 +235,9 @@ static void cell_free(struct ioc_geo_grid *g, struct ioc_geo_cell *c)
 
 int ioc_geo_grid_add(struct ioc_geo_grid *g, const struct ioc_geo_point *p)
 {
+    if (g->nrows == 0) {
+        return IOC_ESTATE; /* init failed or the grid is closed: no cell size */
+    }
     if (!(p->lat >= -90 && p->lat <= 90) || !isfinite(p->lon)) {
         return IOC_EINVAL;
     }
@@ -341,8 +344,8 @@ static bool scan_cols(const struct ioc_geo_grid *g, const struct query *s, int32
 }
 
 /* Visits every point within radius_m of (lat, lon) until fn says stop. */
-static void scan(const struct ioc_geo_grid *g, double lat, double lon, double radius_m,
-                 visit_fn fn, void *ctx)
+static void scan(const struct ioc_geo_grid *g, double lat, double lon, double radius_m, visit_fn fn,
+                 void *ctx)
 {
     if (g->n == 0 || !(lat >= -90 && lat <= 90) || !isfinite(lon) || !(radius_m >= 0)) {
         return;
@@ -477,8 +480,8 @@ static bool clique_search(struct clique *q, uint32_t depth)
                 return false;
             }
             q->checks--;
-            ok = ioc_geo_distance_m(q->pick[j]->lat, q->pick[j]->lon, p->lat, p->lon) <=
-                 q->radius_m;
+            ok =
+                ioc_geo_distance_m(q->pick[j]->lat, q->pick[j]->lon, p->lat, p->lon) <= q->radius_m;
         }
         if (ok) {
             q->pick[depth] = p;

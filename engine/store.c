@@ -175,7 +175,15 @@ static int arena_str(struct arena *a, const char *s, const char **out)
 
 /* ---- Batches ----------------------------------------------------------- */
 
-enum rec_kind { REC_EVENT, REC_REJECT, REC_INCIDENT, REC_EVIDENCE, REC_LOG, REC_RULESET };
+enum rec_kind {
+    REC_EVENT,
+    REC_REJECT,
+    REC_INCIDENT,
+    REC_EVIDENCE,
+    REC_LOG,
+    REC_RULESET,
+    REC_SILENCE
+};
 
 struct rec_event {
     enum ioc_source source;
@@ -201,6 +209,7 @@ struct rec {
         struct ioc_evidence_row evd;
         struct ioc_log_row log;
         struct ioc_ruleset_row rs;
+        struct ioc_silence_row sil;
     } u;
 };
 
@@ -397,6 +406,27 @@ int ioc_batch_ruleset(struct ioc_batch *b, const struct ioc_ruleset_row *row)
     return 0;
 }
 
+int ioc_batch_silence(struct ioc_batch *b, const struct ioc_silence_row *row)
+{
+    if (!b || !row) {
+        return IOC_EINVAL;
+    }
+    struct rec *r = rec_new(b, REC_SILENCE);
+    if (!r) {
+        return IOC_ENOMEM;
+    }
+    struct ioc_silence_row *c = &r->u.sil;
+    struct arena *a = &b->arena;
+    *c = *row;
+    if (arena_str(a, row->rule, &c->rule) || arena_str(a, row->key_json, &c->key_json) ||
+        arena_str(a, row->zone, &c->zone) || arena_str(a, row->author, &c->author) ||
+        arena_str(a, row->reason, &c->reason)) {
+        return IOC_ENOMEM;
+    }
+    rec_link(b, r);
+    return 0;
+}
+
 int ioc_batch_publish(struct ioc_batch *b, const char *topic, const char *json, size_t json_len)
 {
     if (!b || !topic || !json) {
@@ -480,6 +510,7 @@ enum stmt_id {
     ST_EVIDENCE,
     ST_LOG,
     ST_RULESET,
+    ST_SILENCE,
     ST__COUNT
 };
 
@@ -506,7 +537,15 @@ static const char *const stmt_sql[ST__COUNT] = {
                " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_RULESET] = "INSERT INTO rule_sets(loaded_at, hash, files, rules, outcome, error, actor)"
                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_SILENCE] = "INSERT INTO silences(id, rule, key, zone, starts, ends, author, reason, created)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                   " ON CONFLICT(id) DO UPDATE SET ends = excluded.ends",
 };
+
+static const char sql_silences[] =
+    "SELECT id, rule, key, zone, starts, ends, author, reason FROM silences WHERE ends > ?1"
+    " ORDER BY id";
+static const char sql_max_silence[] = "SELECT coalesce(max(id), 0) FROM silences";
 
 static const char sql_user_version[] = "PRAGMA user_version";
 static const char sql_table_exists[] =
@@ -829,6 +868,20 @@ static int write_rec(struct ioc_store *s, const struct rec *r)
         bind_text(st, 5, c->outcome);
         bind_text(st, 6, c->error);
         bind_text(st, 7, c->actor);
+        break;
+    }
+    case REC_SILENCE: {
+        const struct ioc_silence_row *c = &r->u.sil;
+        st = s->st[ST_SILENCE];
+        sqlite3_bind_int64(st, 1, c->id);
+        bind_text(st, 2, c->rule);
+        bind_text(st, 3, c->key_json);
+        bind_text(st, 4, c->zone);
+        sqlite3_bind_int64(st, 5, c->starts);
+        sqlite3_bind_int64(st, 6, c->ends);
+        bind_text(st, 7, c->author);
+        bind_text(st, 8, c->reason);
+        sqlite3_bind_int64(st, 9, c->created);
         break;
     }
     default:
@@ -1388,6 +1441,61 @@ int ioc_db_log(const char *path, int (*cb)(const struct ioc_log_view *v, void *a
             .ts = sqlite3_column_int64(st, 3),
             .action = col_text(st, 4),
             .grade = sqlite3_column_int(st, 5),
+        };
+        if (cb(&v, arg) != 0) {
+            step_rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (step_rc != SQLITE_DONE) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+int ioc_db_silences(const char *path, int64_t after, int64_t *max_id,
+                    int (*cb)(const struct ioc_silence_row *v, void *arg), void *arg, char *err,
+                    size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    *max_id = 0;
+    int rc = open_ro(path, &db, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    rc = IOC_EDB;
+    if (sqlite3_prepare_v2(db, sql_max_silence, -1, &st, NULL) != SQLITE_OK) {
+        /* A database from before silences existed has none. */
+        rc = 0;
+        goto done;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *max_id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db, sql_silences, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, after);
+    int step_rc;
+    while ((step_rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ioc_silence_row v = {
+            .id = sqlite3_column_int64(st, 0),
+            .rule = col_text(st, 1),
+            .key_json = col_text(st, 2),
+            .zone = col_text(st, 3),
+            .starts = sqlite3_column_int64(st, 4),
+            .ends = sqlite3_column_int64(st, 5),
+            .author = col_text(st, 6),
+            .reason = col_text(st, 7),
         };
         if (cb(&v, arg) != 0) {
             step_rc = SQLITE_DONE;

@@ -30,6 +30,9 @@ static const struct cli_command commands[] = {
      cli_cmd_incidents},
     {"reload", "make a running engine load its rule files again", cli_cmd_reload},
     {"status", "show a running engine's state and counters", cli_cmd_status},
+    {"silence", "mute a rule, key or zone on a running engine for a bounded time",
+     cli_cmd_silence},
+    {"unsilence", "end a silence now", cli_cmd_unsilence},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

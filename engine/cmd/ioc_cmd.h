@@ -46,6 +46,8 @@ int cli_cmd_incidents(int argc, char **argv);
 int cli_cmd_test(int argc, char **argv);
 int cli_cmd_reload(int argc, char **argv);
 int cli_cmd_status(int argc, char **argv);
+int cli_cmd_silence(int argc, char **argv);
+int cli_cmd_unsilence(int argc, char **argv);
 
 /* ---- Options and messages (ioc_common.c) -------------------------------- */
 

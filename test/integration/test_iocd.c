@@ -481,3 +481,70 @@ TEST(ioc_reload_and_status_over_the_control_socket)
                  1);
     iocd_close(&d);
 }
+
+TEST(silence_mutes_publishing_never_recording_and_survives_a_restart)
+{
+    struct iocd d;
+    iocd_prepare(&d, NULL, NULL);
+    REQUIRE(iocd_start(&d) == 0);
+    iocd_connect(&d);
+    iocd_sync(&d);
+    /* Move the engine's clock to the day of the events. */
+    send_str(&d, LEVEL("si-0", "2026-02-11T09:00:00+07:00", "Q0", "0.1"));
+    REQUIRE(h_wait_sql(d.db, "SELECT count(*) FROM events WHERE eid = 'si-0'", 1, 10000) == 1);
+    char cmd[768], out[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s silence --rule flood.level --key device=Q1 --for 2h --reason 'gauge Q1 under "
+             "repair' --operator sup1 --endpoint tcp://127.0.0.1:%d 2>&1",
+             IOC_BIN, d.control_port);
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
+    CHECK_CONTAINS(out, "silence 1 until 2026-02-11T10:59:55+07:00");
+    /* Without an end or a reason it is refused before it reaches the engine. */
+    snprintf(cmd, sizeof cmd, "%s silence --zone Z3 --reason x --endpoint tcp://127.0.0.1:%d 2>&1",
+             IOC_BIN, d.control_port);
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 2);
+
+    send_str(&d, LEVEL("si-1", "2026-02-11T09:10:00+07:00", "Q1", "2.6"));
+    send_str(&d, LEVEL("si-2", "2026-02-11T09:10:01+07:00", "Q2", "2.6"));
+    cJSON *m = recv_change(&d, NULL, 0);
+    /* Q1's opening was silenced: the first change on the wire is Q2's. */
+    CHECK_STR(jstr(cJSON_GetObjectItemCaseSensitive(
+                       cJSON_GetObjectItemCaseSensitive(m, "incident"), "key"),
+                   "device", NULL),
+              "Q2");
+    cJSON_Delete(m);
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM incidents WHERE key LIKE '%Q1%'"), 1);
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM silences WHERE author = 'sup1' AND "
+                                 "reason = 'gauge Q1 under repair'"),
+                 1);
+
+    /* After a restart the silence still holds. */
+    zmq_close(d.push);
+    zmq_close(d.sub);
+    d.push = d.sub = NULL;
+    REQUIRE(iocd_start(&d) == 0);
+    iocd_connect(&d);
+    iocd_sync(&d);
+    send_str(&d, LEVEL("si-3", "2026-02-11T09:20:00+07:00", "Q1", "2.7"));
+    send_str(&d, LEVEL("si-4", "2026-02-11T09:20:01+07:00", "Q3", "2.7"));
+    m = recv_change(&d, NULL, 0);
+    CHECK_STR(jstr(cJSON_GetObjectItemCaseSensitive(
+                       cJSON_GetObjectItemCaseSensitive(m, "incident"), "key"),
+                   "device", NULL),
+              "Q3");
+    cJSON_Delete(m);
+    /* Ended, Q1's changes are published again. */
+    snprintf(cmd, sizeof cmd, "%s unsilence 1 --operator sup1 --endpoint tcp://127.0.0.1:%d 2>&1",
+             IOC_BIN, d.control_port);
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
+    send_str(&d, LEVEL("si-5", "2026-02-11T09:30:00+07:00", "Q1", "2.8"));
+    m = recv_change(&d, NULL, 0);
+    CHECK_STR(jstr(cJSON_GetObjectItemCaseSensitive(
+                       cJSON_GetObjectItemCaseSensitive(m, "incident"), "key"),
+                   "device", NULL),
+              "Q1");
+    cJSON_Delete(m);
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    iocd_close(&d);
+}

@@ -53,8 +53,8 @@ static int cmp_u64(const void *a, const void *b)
  * ts > since)? ids are indexes into pts. Scratch arrays hold n entries.
  */
 static bool agrees(const struct ioc_geo_grid *g, const struct ioc_geo_point *pts, size_t n,
-                   int64_t since, double lat, double lon, double r, const struct ioc_geo_point **out,
-                   uint64_t *want, uint64_t *got)
+                   int64_t since, double lat, double lon, double r,
+                   const struct ioc_geo_point **out, uint64_t *want, uint64_t *got)
 {
     size_t nwant = 0;
     for (size_t i = 0; i < n; i++) {
@@ -121,12 +121,14 @@ TEST(rejects_bad_radius_and_points)
     CHECK_EQ_INT(ioc_geo_grid_init(&g, -5), IOC_EINVAL);
     CHECK_EQ_INT(ioc_geo_grid_init(&g, NAN), IOC_EINVAL);
     CHECK_EQ_INT(ioc_geo_grid_init(&g, INFINITY), IOC_EINVAL);
+    struct ioc_geo_point any = {13.75, 100.5, 0, 0, 0};
+    CHECK_EQ_INT(ioc_geo_grid_add(&g, &any), IOC_ESTATE);
     ioc_geo_grid_close(&g);
     ioc_geo_grid_close(NULL);
 
     REQUIRE(ioc_geo_grid_init(&g, 500) == 0);
-    struct ioc_geo_point bad[] = {pt(NAN, 0, 1, 0, 1), pt(90.5, 0, 1, 0, 2),
-                                  pt(-91, 0, 1, 0, 3), pt(0, INFINITY, 1, 0, 4)};
+    struct ioc_geo_point bad[] = {pt(NAN, 0, 1, 0, 1), pt(90.5, 0, 1, 0, 2), pt(-91, 0, 1, 0, 3),
+                                  pt(0, INFINITY, 1, 0, 4)};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_EQ_INT(ioc_geo_grid_add(&g, &bad[i]), IOC_EINVAL);
     }
@@ -154,8 +156,8 @@ TEST(near_matches_brute_force_around_bangkok)
             pts[i] = pt(hlat + rng_uniform(&r, -0.002, 0.002),
                         hlon + rng_uniform(&r, -0.002, 0.002), (int64_t)i, 0, i);
         } else {
-            pts[i] = pt(rng_uniform(&r, 13.6, 13.9), rng_uniform(&r, 100.4, 100.7), (int64_t)i, 0,
-                        i);
+            pts[i] =
+                pt(rng_uniform(&r, 13.6, 13.9), rng_uniform(&r, 100.4, 100.7), (int64_t)i, 0, i);
         }
     }
     struct scratch s = scratch_new(N);
@@ -291,9 +293,10 @@ TEST(near_across_cell_boundaries)
     /* The first row and column edges north and east of the seed. */
     double rowb = (floor((seed.lat + 90) / g.dlat) + 1) * g.dlat - 90;
     double colb = (floor((seed.lon + 180) / g.dlon) + 1) * g.dlon - 180;
+    /* Pairs across a row edge, a column edge and a corner. */
     struct ioc_geo_point p[] = {
-        pt(rowb - 0.002, 100.49, 1, 0, 1),   pt(rowb + 0.002, 100.49, 1, 0, 2),   /* rows */
-        pt(13.70, colb - 0.002, 1, 0, 3),    pt(13.70, colb + 0.002, 1, 0, 4),    /* columns */
+        pt(rowb - 0.002, 100.49, 1, 0, 1),     pt(rowb + 0.002, 100.49, 1, 0, 2),
+        pt(13.70, colb - 0.002, 1, 0, 3),      pt(13.70, colb + 0.002, 1, 0, 4),
         pt(rowb - 1e-9, colb - 1e-9, 1, 0, 5), pt(rowb + 0.0012, colb + 0.0012, 1, 0, 6),
     };
     for (size_t i = 0; i < 6; i++) {
@@ -343,8 +346,8 @@ TEST(expire_drops_old_points)
     REQUIRE(ioc_geo_grid_init(&g, 200) == 0);
     /* Spread over many cells, so cells empty and leave the map. */
     for (int i = 0; i < 100; i++) {
-        struct ioc_geo_point p = pt(13.7 + (i % 10) * 0.01, 100.5 + (i / 10) * 0.01, i * 1000, 0,
-                                    (uint64_t)i);
+        struct ioc_geo_point p =
+            pt(13.7 + (i % 10) * 0.01, 100.5 + (i / 10) * 0.01, i * 1000, 0, (uint64_t)i);
         REQUIRE(ioc_geo_grid_add(&g, &p) == 0);
     }
     size_t cells = g.cells.n;

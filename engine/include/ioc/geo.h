@@ -44,10 +44,10 @@ struct ioc_geo_point {
 struct ioc_geo_ref; /* private to geo.c: one per point, in insertion order */
 
 struct ioc_geo_grid {
-    double radius_m;       /* the radius the cells were sized for */
-    double dlat, dlon;     /* cell size in degrees; dlon is 0 until the first add */
-    int32_t nrows, ncols;  /* cells around the globe, so the grid wraps exactly */
-    struct ioc_map cells;  /* (int32 row, int32 col) as 8 bytes -> private cell */
+    double radius_m;          /* the radius the cells were sized for */
+    double dlat, dlon;        /* cell size in degrees; dlon is 0 until the first add */
+    int32_t nrows, ncols;     /* cells around the globe, so the grid wraps exactly */
+    struct ioc_map cells;     /* (int32 row, int32 col) as 8 bytes -> private cell */
     struct ioc_geo_ref *fifo; /* ring buffer of every point, oldest at head */
     size_t cap, head, n;
     uint64_t head_seq; /* insertion number of fifo[head] */
@@ -70,7 +70,8 @@ void ioc_geo_grid_close(struct ioc_geo_grid *g);
 
 /*
  * Copies *p into the grid. 0, IOC_EINVAL when lat is not in [-90, 90] or lon
- * is not finite, or IOC_ENOMEM (the grid is then unchanged).
+ * is not finite, IOC_ESTATE when init failed or the grid is closed, or
+ * IOC_ENOMEM (the grid is then unchanged).
  */
 int ioc_geo_grid_add(struct ioc_geo_grid *g, const struct ioc_geo_point *p);
 

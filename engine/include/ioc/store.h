@@ -112,6 +112,21 @@ struct ioc_ruleset_row {
 };
 int ioc_batch_ruleset(struct ioc_batch *b, const struct ioc_ruleset_row *r);
 
+/* A silence: changes of matching incidents are recorded but not published
+ * between starts and ends (event time). NULL rule, key or zone match any. */
+struct ioc_silence_row {
+    int64_t id;
+    const char *rule;
+    const char *key_json; /* {"device":"F1"}: the incident's key must equal it */
+    const char *zone;
+    int64_t starts, ends;
+    const char *author;
+    const char *reason;
+    int64_t created; /* wall clock */
+};
+/* Inserts a silence, or with an existing id updates its end (unsilence). */
+int ioc_batch_silence(struct ioc_batch *b, const struct ioc_silence_row *r);
+
 /* A message to publish after the batch commits: kept in the batch in order,
  * read back in the done callback with ioc_batch_message(). */
 int ioc_batch_publish(struct ioc_batch *b, const char *topic, const char *json, size_t json_len);
@@ -175,5 +190,12 @@ struct ioc_log_view {
  * IOC_ENOENT when the file does not exist, IOC_EDB with err otherwise. */
 int ioc_db_log(const char *path, int (*cb)(const struct ioc_log_view *v, void *arg), void *arg,
                char *err, size_t errlen);
+
+/* Calls cb for each silence that ends after `after` (event time), ordered by
+ * id, and sets *max_id to the largest silence id ever stored (0 when none).
+ * Strings are valid during the callback only. IOC_ENOENT for a missing file. */
+int ioc_db_silences(const char *path, int64_t after, int64_t *max_id,
+                    int (*cb)(const struct ioc_silence_row *v, void *arg), void *arg, char *err,
+                    size_t errlen);
 
 #endif
