@@ -468,3 +468,17 @@ void ioc_config_clear_outputs(struct ioc_config *c)
     c->outputs = NULL;
     c->n_outputs = 0;
 }
+
+const struct ioc_ynode *ioc_config_section(const struct ioc_config *c, const char *name)
+{
+    /* Trees are kept in load order: the default first, the file (if any)
+     * second; a file's section replaces the default's whole. */
+    const struct ioc_ynode *found = NULL;
+    for (size_t i = 0; i < c->n_trees && i < 2; i++) {
+        const struct ioc_ynode *n = ioc_ymap_get(c->trees[i], name);
+        if (n && (i == 0 || c->file)) {
+            found = n;
+        }
+    }
+    return found;
+}

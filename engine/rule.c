@@ -32,12 +32,12 @@
 #define ALLOWED_TOP "lists, rules"
 #define ALLOWED_RULE                                                                               \
     "id, title, description, category, when, key, count, aggregate, sequence, absent, all, near, " \
-    "grade, resolve, inhibits, sop, escalation"
+    "grade, resolve, inhibits, public_warning, sop, escalation"
 
 static const char *const rule_keys[] = {
     "id",     "title", "description", "category", "when",    "key",      "count",
     "aggregate", "sequence", "absent", "all",     "near",    "grade",    "resolve",
-    "inhibits", "sop", "escalation",  NULL};
+    "inhibits", "public_warning", "sop", "escalation",  NULL};
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -248,7 +248,8 @@ static int expr_col(const struct ioc_ynode *n, int err_col)
     return n->col + (n->quoted ? 1 : 0) + (err_col > 0 ? err_col - 1 : 0);
 }
 
-static int parse_title(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc_diag *diag)
+static int parse_tpl(struct ioc_rule *r, struct ioc_tpl *t, const struct ioc_ynode *n,
+                     const char *what, struct ioc_diag *diag)
 {
     const char *s = n->str;
     size_t cap = 0;
@@ -257,10 +258,10 @@ static int parse_title(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
         const char *open = strstr(s, "${");
         size_t lit = open ? (size_t)(open - s) : strlen(s);
         if (lit) {
-            if (push((void **)&r->title, &r->n_title, &cap, sizeof *r->title)) {
+            if (push((void **)&t->parts, &t->n, &cap, sizeof *t->parts)) {
                 return IOC_ENOMEM;
             }
-            struct ioc_tpl_part *p = &r->title[r->n_title++];
+            struct ioc_tpl_part *p = &t->parts[t->n++];
             memset(p, 0, sizeof *p);
             p->kind = IOC_TPL_TEXT;
             p->text = strndup(s, lit);
@@ -275,15 +276,15 @@ static int parse_title(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
         const char *close = strchr(open + 2, '}');
         int col = n->col + (n->quoted ? 1 : 0) + (int)(open - n->str);
         if (!close) {
-            ioc_diag_add(diag, n->file, n->line, col, "title: '${' without a closing '}'");
+            ioc_diag_add(diag, n->file, n->line, col, "%s: '${' without a closing '}'", what);
             return IOC_ERULE;
         }
         const char *name = open + 2;
         size_t nlen = (size_t)(close - name);
-        if (push((void **)&r->title, &r->n_title, &cap, sizeof *r->title)) {
+        if (push((void **)&t->parts, &t->n, &cap, sizeof *t->parts)) {
             return IOC_ENOMEM;
         }
-        struct ioc_tpl_part *p = &r->title[r->n_title];
+        struct ioc_tpl_part *p = &t->parts[t->n];
         memset(p, 0, sizeof *p);
         char aggname[8] = "";
         if (nlen < sizeof aggname) {
@@ -292,20 +293,20 @@ static int parse_title(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
         }
         if (nlen == 5 && memcmp(name, "count", 5) == 0) {
             p->kind = IOC_TPL_COUNT;
-            r->n_title++;
+            t->n++;
         } else if (ioc_agg_parse(aggname) >= 0 && r->corr.kind == IOC_CORR_AGGREGATE &&
                    (int)r->corr.fn == ioc_agg_parse(aggname)) {
             p->kind = IOC_TPL_AGG;
-            r->n_title++;
+            t->n++;
         } else if (ioc_fieldref_parse(name, nlen, &p->ref) == 0) {
             p->kind = IOC_TPL_FIELD;
-            r->n_title++;
+            t->n++;
         } else {
             ioc_diag_add(diag, n->file, n->line, col,
-                         "title: unknown field '%.*s' in ${...} (fields: id, source, type, ts, "
+                         "%s: unknown field '%.*s' in ${...} (fields: id, source, type, ts, "
                          "device, zone, value, unit, score, channel, text, loc.lat, loc.lon, "
                          "attrs.NAME, count)",
-                         (int)nlen, name);
+                         what, (int)nlen, name);
             bad = 1;
         }
         s = close + 1;
@@ -423,6 +424,89 @@ static int parse_grade(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc
         } else {
             bad = 1;
         }
+    }
+    return bad ? IOC_ERULE : 0;
+}
+
+static int check_keys(const struct ioc_ynode *n, const char *what, const char *const *allowed,
+                      const char *list, struct ioc_diag *diag);
+static int parse_strings(const struct ioc_ynode *n, const char *what, char ***out, size_t *nout,
+                         struct ioc_diag *diag);
+
+/* public_warning: {approve: [roles], headline, description?, urgency?,
+ * certainty?, language?, radius?}: a CAP 1.2 alert that waits for approval. */
+static int parse_warning(struct ioc_rule *r, const struct ioc_ynode *n, struct ioc_diag *diag)
+{
+    static const char *const keys[] = {"approve", "headline",  "description", "urgency",
+                                       "certainty", "language", "radius",     NULL};
+    static const char *const urgencies[] = {"Immediate", "Expected", "Future", "Past",
+                                            "Unknown", NULL};
+    static const char *const certainties[] = {"Observed", "Likely", "Possible", "Unlikely",
+                                              "Unknown", NULL};
+    int bad = 0, rc;
+    if (n->kind != IOC_Y_MAP) {
+        ioc_diag_at(diag, n, "public_warning: expected {approve: [roles], headline: ...}");
+        return IOC_ERULE;
+    }
+    bad |= check_keys(n, "public_warning", keys,
+                      "approve, headline, description, urgency, certainty, language, radius", diag);
+    r->pw.enabled = true;
+    const struct ioc_ynode *ap = ioc_ymap_get(n, "approve"), *hl = ioc_ymap_get(n, "headline");
+    if (!ap) {
+        ioc_diag_at(diag, n, "public_warning: 'approve' lists the roles that may approve it");
+        bad = 1;
+    } else if ((rc = parse_strings(ap, "approve", &r->pw.approve, &r->pw.n_approve, diag))) {
+        if (rc == IOC_ENOMEM) {
+            return rc;
+        }
+        bad = 1;
+    }
+    if (!hl || hl->kind != IOC_Y_SCALAR) {
+        ioc_diag_at(diag, hl ? hl : n, "public_warning: 'headline' is required");
+        bad = 1;
+    } else if ((rc = parse_tpl(r, &r->pw.headline, hl, "headline", diag))) {
+        if (rc == IOC_ENOMEM) {
+            return rc;
+        }
+        bad = 1;
+    }
+    const struct ioc_ynode *de = ioc_ymap_get(n, "description");
+    if (de && (rc = parse_tpl(r, &r->pw.description, de, "description", diag))) {
+        if (rc == IOC_ENOMEM) {
+            return rc;
+        }
+        bad = 1;
+    }
+    static const char *const names[] = {"urgency", "certainty", "language"};
+    const char *const *sets[] = {urgencies, certainties, NULL};
+    char **slots[] = {&r->pw.urgency, &r->pw.certainty, &r->pw.language};
+    const char *defaults[] = {"Immediate", "Likely", "en-US"};
+    for (int i = 0; i < 3; i++) {
+        const struct ioc_ynode *v = ioc_ymap_get(n, names[i]);
+        const char *val = v && v->kind == IOC_Y_SCALAR ? v->str : defaults[i];
+        if (v && v->kind != IOC_Y_SCALAR) {
+            ioc_diag_at(diag, v, "public_warning: %s: expected a word", names[i]);
+            bad = 1;
+        }
+        if (sets[i]) {
+            const char *const *w = sets[i];
+            while (*w && strcmp(*w, val) != 0) {
+                w++;
+            }
+            if (!*w) {
+                ioc_diag_at(diag, v, "public_warning: %s '%s' is not a CAP 1.2 value", names[i],
+                            val);
+                bad = 1;
+            }
+        }
+        if (!(*slots[i] = strdup(val))) {
+            return IOC_ENOMEM;
+        }
+    }
+    r->pw.radius_km = 1.0;
+    const struct ioc_ynode *ra = ioc_ymap_get(n, "radius");
+    if (ra && (ioc_ynode_number(ra, &r->pw.radius_km, diag) != 0 || r->pw.radius_km <= 0)) {
+        bad = 1;
     }
     return bad ? IOC_ERULE : 0;
 }
@@ -892,16 +976,31 @@ static uint64_t node_hash(const struct ioc_ynode *n, uint64_t h)
     return h;
 }
 
+static void tpl_close(struct ioc_tpl *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->parts[i].text);
+        ioc_fieldref_close(&t->parts[i].ref);
+    }
+    free(t->parts);
+    memset(t, 0, sizeof *t);
+}
+
 static void rule_close(struct ioc_rule *r)
 {
     free(r->id);
     free(r->file);
     free(r->category);
-    for (size_t i = 0; i < r->n_title; i++) {
-        free(r->title[i].text);
-        ioc_fieldref_close(&r->title[i].ref);
+    tpl_close(&r->title);
+    tpl_close(&r->pw.headline);
+    tpl_close(&r->pw.description);
+    for (size_t i = 0; i < r->pw.n_approve; i++) {
+        free(r->pw.approve[i]);
     }
-    free(r->title);
+    free(r->pw.approve);
+    free(r->pw.urgency);
+    free(r->pw.certainty);
+    free(r->pw.language);
     ioc_expr_free(r->when);
     for (size_t i = 0; i < r->n_keys; i++) {
         ioc_fieldref_close(&r->keys[i]);
@@ -999,14 +1098,14 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
         if (n->kind != IOC_Y_SCALAR) {
             ioc_diag_at(diag, n, "title: expected a string");
             bad = 1;
-        } else if ((rc = parse_title(&r, n, diag)) == IOC_ENOMEM) {
+        } else if ((rc = parse_tpl(&r, &r.title, n, "title", diag)) == IOC_ENOMEM) {
             goto out;
         } else if (rc) {
             bad = 1;
         }
     } else if (r.id) {
         struct ioc_ynode fake = {.kind = IOC_Y_SCALAR, .str = r.id, .len = strlen(r.id)};
-        if ((rc = parse_title(&r, &fake, diag)) != 0) {
+        if ((rc = parse_tpl(&r, &r.title, &fake, "title", diag)) != 0) {
             goto out;
         }
     }
@@ -1108,6 +1207,13 @@ static int load_rule(struct loader *L, const struct ioc_ynode *m)
     rc = 0;
     if ((n = ioc_ymap_get(m, "sop"))) {
         if ((rc = parse_strings(n, "sop", &r.sop, &r.n_sop, diag)) == IOC_ENOMEM) {
+            goto out;
+        }
+        bad |= rc != 0;
+        rc = 0;
+    }
+    if ((n = ioc_ymap_get(m, "public_warning"))) {
+        if ((rc = parse_warning(&r, n, diag)) == IOC_ENOMEM) {
             goto out;
         }
         bad |= rc != 0;
@@ -1658,13 +1764,19 @@ static size_t put(char *buf, size_t used, size_t n, const char *s, size_t len)
 void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev,
                      const struct ioc_match *m, char *buf, size_t n)
 {
+    ioc__tpl_render(&r->title, ev, m, buf, n);
+}
+
+void ioc__tpl_render(const struct ioc_tpl *t, const struct ioc_event *ev,
+                     const struct ioc_match *m, char *buf, size_t n)
+{
     size_t used = 0;
     char num[64];
     if (n == 0) {
         return;
     }
-    for (size_t i = 0; i < r->n_title; i++) {
-        const struct ioc_tpl_part *p = &r->title[i];
+    for (size_t i = 0; i < t->n; i++) {
+        const struct ioc_tpl_part *p = &t->parts[i];
         if (p->kind == IOC_TPL_TEXT) {
             used = put(buf, used, n, p->text, p->len);
         } else if (p->kind == IOC_TPL_COUNT) {

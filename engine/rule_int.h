@@ -100,6 +100,22 @@ struct ioc_match {
     bool has_agg;
 };
 
+/* A template with its parts (titles, warning headlines). */
+struct ioc_tpl {
+    struct ioc_tpl_part *parts;
+    size_t n;
+};
+
+/* A rule's public warning (CAP 1.2), published only after approval. */
+struct ioc_warning_spec {
+    bool enabled;
+    char **approve; /* roles that may approve */
+    size_t n_approve;
+    struct ioc_tpl headline, description;
+    char *urgency, *certainty, *language;
+    double radius_km; /* the circle around loc, when the incident has one */
+};
+
 struct ioc_rule {
     uint32_t index;    /* position in the set */
     uint64_t def_hash; /* hash of its definition: a reload keeps state when unchanged */
@@ -107,8 +123,8 @@ struct ioc_rule {
     char *file; /* where it was defined */
     int line;
     char *category;
-    struct ioc_tpl_part *title;
-    size_t n_title;
+    struct ioc_tpl title;
+    struct ioc_warning_spec pw;
     struct ioc_expr *when;
     struct ioc_fieldref *keys;
     char **key_names;
@@ -167,6 +183,10 @@ const struct ioc_rule_list *ioc__ruleset_candidates(const struct ioc_ruleset *rs
  * band holds. */
 int ioc__rule_grade(const struct ioc_rule *r, const struct ioc_event *ev,
                     const struct ioc_match *m);
+
+/* Renders a template into buf (NUL-terminated, truncated to n). */
+void ioc__tpl_render(const struct ioc_tpl *t, const struct ioc_event *ev,
+                     const struct ioc_match *m, char *buf, size_t n);
 
 /* Renders the title into buf (NUL-terminated, truncated to n). */
 void ioc__rule_title(const struct ioc_rule *r, const struct ioc_event *ev,

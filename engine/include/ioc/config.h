@@ -85,6 +85,10 @@ void ioc_config_clear_outputs(struct ioc_config *c);
 /* Sets a string option (store.path) to a copy. */
 int ioc_config_set_str(char **slot, const char *value);
 
+/* The effective node of a top-level section (the file's, else the
+ * default's), or NULL; borrowed from the config. */
+const struct ioc_ynode *ioc_config_section(const struct ioc_config *c, const char *name);
+
 /* The data directory: $IOC_DATADIR or the compiled-in source tree. */
 const char *ioc_datadir(void);
 
