@@ -161,8 +161,8 @@ then
 ## Where the time goes
 
 Instruction counts (Ir) from callgrind, all threads, over one whole run (engine creation, rule
-loading, the stream, the store's shutdown). Wall time under callgrind means nothing; the shares
-do, and unlike wall time they do not move with other load on the machine.
+loading, the stream, the store's shutdown). Wall time under callgrind means nothing; the
+instruction counts and shares do.
 
 **Instructions per event** in \`ioc_engine_submit\` (the whole per-event path: decode,
 validate, match, incidents), from one profiled run each. These do not move with other load on

@@ -34,6 +34,11 @@ static const struct ioc_option engine_options[] = {
     {"dedup_window", IOC_OPT_DURATION, "10m", 0, 7 * 86400000.0,
      offsetof(struct ioc_engine_conf, dedup_window_ms),
      "how long an event id is remembered to drop duplicates (same source and id)"},
+    {"reopen_within", IOC_OPT_DURATION, "30m", 0, 7 * 86400000.0,
+     offsetof(struct ioc_engine_conf, reopen_within_ms),
+     "a resolved incident that matches again within this time reopens; after it, it closes"},
+    {"cap_sender", IOC_OPT_STR, "ioc@city.example", 1, 0,
+     offsetof(struct ioc_engine_conf, cap_sender), "sender of CAP 1.2 public warnings"},
     {"timezone", IOC_OPT_STR, "Asia/Bangkok", 1, 0, offsetof(struct ioc_engine_conf, timezone),
      "time zone for printed times and shift boundaries (IANA name)"},
     {"max_event_bytes", IOC_OPT_SIZE, "64KiB", 64, 64.0 * 1024 * 1024,
@@ -227,6 +232,73 @@ static int load_grades(struct ioc_config *c, const struct ioc_ynode *seq, struct
     return rc;
 }
 
+/* "HH:MM" or "H:MM" (00:00 to 23:59) as minutes after midnight; -1 otherwise. */
+static int time_of_day(const char *s)
+{
+    int h = 0, i = 0;
+    while (i < 2 && s[i] >= '0' && s[i] <= '9') {
+        h = h * 10 + (s[i++] - '0');
+    }
+    if (i == 0 || s[i] != ':' || s[i + 1] < '0' || s[i + 1] > '5' || s[i + 2] < '0' ||
+        s[i + 2] > '9' || s[i + 3] != '\0' || h > 23) {
+        return -1;
+    }
+    return h * 60 + (s[i + 1] - '0') * 10 + (s[i + 2] - '0');
+}
+
+/* shifts: ["06:00", "14:00", "22:00"]. Stored ascending, so a list may start
+ * with the night shift; a time listed twice would make an empty shift. */
+static int load_shifts(struct ioc_config *c, const struct ioc_ynode *seq, struct ioc_diag *d)
+{
+    int rc = 0;
+    if (seq->kind != IOC_Y_SEQ || seq->n == 0) {
+        ioc_diag_at(d, seq, "shifts: expected a list of shift start times like "
+                            "[\"06:00\", \"14:00\", \"22:00\"]");
+        return IOC_ECONFIG;
+    }
+    int *m = calloc(seq->n, sizeof *m);
+    if (!m) {
+        return IOC_ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct ioc_ynode *item = seq->items[i];
+        const char *s = ioc_ynode_str(item, d);
+        if (!s) {
+            rc = IOC_ECONFIG;
+            continue;
+        }
+        int t = time_of_day(s);
+        if (t < 0) {
+            ioc_diag_at(d, item, "shifts: '%s' is not a time of day HH:MM (00:00 to 23:59)", s);
+            rc = IOC_ECONFIG;
+            continue;
+        }
+        /* Insertion sort: a day has few shifts. */
+        size_t j = n;
+        while (j > 0 && m[j - 1] > t) {
+            m[j] = m[j - 1];
+            j--;
+        }
+        if (j > 0 && m[j - 1] == t) {
+            memmove(&m[j], &m[j + 1], (n - j) * sizeof *m);
+            ioc_diag_at(d, item, "shifts: %s is listed twice", s);
+            rc = IOC_ECONFIG;
+            continue;
+        }
+        m[j] = t;
+        n++;
+    }
+    if (rc != 0) {
+        free(m);
+        return rc;
+    }
+    free(c->shifts);
+    c->shifts = m;
+    c->n_shifts = n;
+    return 0;
+}
+
 /* The base directory relative paths of a tree resolve against. */
 static char *base_dir(const char *file)
 {
@@ -344,6 +416,13 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
     if ((n = SECTION("grades")) && load_grades(c, n, diag) != 0) {
         bad = 1;
     }
+    if ((n = SECTION("shifts"))) {
+        rc = load_shifts(c, n, diag);
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
+        bad |= rc != 0;
+    }
 #undef SECTION
 #undef FROM_USER
     free(file_base);
@@ -386,6 +465,7 @@ void ioc_config_free(struct ioc_config *c)
         ioc_yaml_free(c->trees[i]);
     }
     free(c->trees);
+    free(c->shifts);
     free(c->file);
     free(c);
 }

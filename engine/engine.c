@@ -40,6 +40,7 @@
 #include "ioc/store.h"
 #include "ioc/timer.h"
 #include "ioc/yaml.h"
+#include "engine_int.h"
 #include "rule_int.h"
 
 #define TAG "engine"
@@ -48,113 +49,6 @@
 extern const char ioc_embedded_event_schema[];
 extern const size_t ioc_embedded_event_schema_len;
 
-struct incident {
-    int64_t id;
-    const struct ioc_rule *rule; /* NULL when its rule is no longer loaded */
-    char *rule_id;
-    char *key_json;
-    char *zone;
-    char *title;
-    char *fields_json; /* the event that opened it */
-    const char *state;
-    int grade;
-    int64_t opened, updated, count;
-    int64_t resolve_since; /* resolve.when has held since (INT64_MIN: not holding) */
-    int quiet_armed;       /* a resolve.quiet timer is pending */
-};
-
-/* A silence as the engine checks it (see ioc_silence_row). */
-struct silence {
-    int64_t id;
-    char *rule, *zone;
-    cJSON *key; /* fields the incident's key must have, or NULL */
-    int64_t starts, ends;
-};
-
-/* What an event-time timer is for. */
-enum { TIMER_ABSENT, TIMER_QUIET, TIMER_RESOLVE_FOR };
-
-/* The window of one rule key under a count or aggregate clause. States of a
- * rule sit on that rule's list in the order they were last fed, so the
- * expired ones (nothing newer than the watermark minus the window) are found
- * at its head without a scan. */
-struct wstate {
-    struct ioc_window w;
-    struct wstate *prev, *next;
-    uint32_t rule;
-    int64_t last_ts;
-    int64_t *starts; /* sequence: latest start of a chain that completed step i */
-    char *raw;       /* absent: the key's last event, for the incident's fields */
-    size_t raw_len;
-    int armed;       /* absent: a timer is pending */
-    int64_t *sat;             /* all: when each member was last satisfied */
-    struct ioc_window *mw;    /* all: each expression member's events */
-    struct ioc_geo_grid *geo; /* all + near: where members were satisfied */
-    size_t keylen;
-    char key[];
-};
-
-struct wlist {
-    struct wstate *head, *tail;
-};
-
-/* One remembered (source, id) for the duplicate filter, in arrival order. */
-struct seen {
-    char *key;
-    size_t len;
-    int64_t ts;
-};
-
-struct ioc_engine {
-    uv_loop_t *loop;
-    const struct ioc_config *cfg;
-    struct ioc_decoder *dec;
-    struct ioc_ruleset *rules;
-    struct ioc_store *store;
-    struct ioc_instance *inputs, *outputs;
-    size_t n_inputs, n_outputs;
-    struct ioc_batch *batch;
-    uv_prepare_t flush;
-    int flush_open;
-
-    struct ioc_map incidents; /* rule id + key -> struct incident */
-    struct ioc_timers timers; /* event-time timers */
-    int64_t clock;            /* the watermark: event time the engine has reached */
-    int have_clock;
-    int64_t newest_wall;      /* wall clock when the newest event time arrived */
-    uv_timer_t live;          /* advances the clock in live mode */
-    struct ioc_control *control; /* the control socket (live mode only) */
-    struct silence *silences;
-    size_t n_silences;
-    int64_t next_silence_id;
-    int live_open;
-    struct ioc_map windows;   /* rule id + key -> struct wstate */
-    struct wlist *wlru;       /* per rule */
-    int64_t next_id;
-    uint64_t seq;
-
-    int64_t newest_ts;
-    int have_ts;
-    struct ioc_map seen; /* source + id -> struct seen (in the ring) */
-    struct seen *ring;
-    size_t ring_cap, ring_head, ring_n;
-
-    int64_t wall_offset; /* epoch ms minus uv_now() */
-    struct ioc_engine_stats stats;
-    int started, stopping;
-
-    char keybuf[1024];
-    char keybuf2[1024];
-    /* Incident changes that feed `all` clauses, taken after the event that
-     * caused them, so that feeding never runs inside another rule's match. */
-    struct pending_feed {
-        uint32_t rule;
-        int grade;
-        int64_t at;
-    } feeds[64];
-    size_t n_feeds;
-    char title[512];
-};
 
 /* ---- the duplicate filter --------------------------------------------------- */
 
@@ -206,7 +100,7 @@ static void seen_evict(struct ioc_engine *e, int64_t watermark)
 
 /* ---- store batches and publishing ------------------------------------------- */
 
-static int64_t wall_ms(struct ioc_engine *e)
+int64_t ioc__wall_ms(struct ioc_engine *e)
 {
     return (int64_t)uv_now(e->loop) + e->wall_offset;
 }
@@ -268,7 +162,7 @@ static const char *grade_name(const struct ioc_engine *e, int g)
     return "";
 }
 
-static void incident_free(struct incident *inc)
+void ioc__incident_free(struct incident *inc)
 {
     if (!inc) {
         return;
@@ -340,39 +234,12 @@ static char *render_change(struct ioc_engine *e, const struct incident *inc, con
  * the message to publish once they are durable. */
 static int inhibited(struct ioc_engine *e, const struct incident *inc, const struct ioc_event *ev);
 
-/* A change at `at` is silenced when an operator's silence covers its rule,
- * key and zone at that event time. */
-static int silenced(const struct ioc_engine *e, const struct incident *inc, int64_t at)
-{
-    cJSON *key = NULL;
-    int hit = 0;
-    for (size_t i = 0; i < e->n_silences && !hit; i++) {
-        const struct silence *s = &e->silences[i];
-        if (at < s->starts || at >= s->ends || (s->rule && strcmp(s->rule, inc->rule_id)) ||
-            (s->zone && (!inc->zone || strcmp(s->zone, inc->zone)))) {
-            continue;
-        }
-        hit = 1;
-        if (s->key) {
-            if (!key) {
-                key = cJSON_Parse(inc->key_json ? inc->key_json : "{}");
-            }
-            for (const cJSON *f = s->key->child; f && hit; f = f->next) {
-                const cJSON *g = cJSON_GetObjectItemCaseSensitive(key, f->string);
-                hit = g && cJSON_Compare(f, g, true);
-            }
-        }
-    }
-    cJSON_Delete(key);
-    return hit;
-}
-
-static int record(struct ioc_engine *e, const struct incident *inc, const char *change,
+int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *change,
                   const struct ioc_event *ev, int64_t at, const char *reason)
 {
     /* Inhibited and silenced changes are recorded, never published. */
     int inhibit = ev && inc->rule && inc->rule->inhibited_by_any && inhibited(e, inc, ev);
-    int silence = !inhibit && e->n_silences && silenced(e, inc, at);
+    int silence = !inhibit && e->n_silences && ioc__silenced(e, inc, at);
     int quiet = inhibit || silence;
     e->seq += quiet ? 0 : 1;
     char *json = render_change(e, inc, change, ev, at);
@@ -539,11 +406,11 @@ static int open_incident(struct ioc_engine *e, const struct ioc_rule *r, const s
     inc->resolve_since = INT64_MIN;
     if (!inc->rule_id || !inc->key_json || (ev->zone && !inc->zone) || !inc->fields_json ||
         !inc->title || ioc_map_put(&e->incidents, e->keybuf, keylen, inc)) {
-        incident_free(inc);
+        ioc__incident_free(inc);
         return IOC_ENOMEM;
     }
     e->stats.opened++;
-    int rc = record(e, inc, "opened", ev, at, NULL);
+    int rc = ioc__record(e, inc, "opened", ev, at, NULL);
     return rc ? rc : arm_resolve(e, inc, e->keybuf, keylen);
 }
 
@@ -575,9 +442,9 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
         char reason[64];
         snprintf(reason, sizeof reason, "grade %d -> %d", inc->grade, g);
         inc->grade = g;
-        return record(e, inc, "graded", ev, at, reason);
+        return ioc__record(e, inc, "graded", ev, at, reason);
     }
-    return record(e, inc, "updated", ev, at, NULL);
+    return ioc__record(e, inc, "updated", ev, at, NULL);
 }
 
 static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r, size_t klen);
@@ -860,14 +727,14 @@ static void resolve_incident(struct ioc_engine *e, struct incident *inc, const c
     if (at > inc->updated) {
         inc->updated = at;
     }
-    int rc = record(e, inc, "resolved", NULL, at, reason);
+    int rc = ioc__record(e, inc, "resolved", NULL, at, reason);
     if (rc) {
         ioc_error(TAG, "incident %lld: cannot record its resolution: %s", (long long)inc->id,
                   ioc_strerror(rc));
     }
     /* A later match opens a new incident. */
     ioc_map_del(&e->incidents, key, klen);
-    incident_free(inc);
+    ioc__incident_free(inc);
     e->stats.resolved++;
 }
 
@@ -1054,7 +921,7 @@ static void fire(struct ioc_engine *e, struct ioc_timer *t)
         }
         struct ioc_event ev;
         char reason[256];
-        if (ioc_decoder_decode(e->dec, ws->raw, ws->raw_len, wall_ms(e), &ev, reason,
+        if (ioc_decoder_decode(e->dec, ws->raw, ws->raw_len, ioc__wall_ms(e), &ev, reason,
                                sizeof reason) == 0) {
             struct ioc_match mt = {0};
             hit(e, r, &ev, t->keylen, &mt, t->due);
@@ -1119,7 +986,7 @@ static void on_live(uv_timer_t *h)
     if (!e->have_ts || !e->store || !e->batch) {
         return;
     }
-    int64_t elapsed = wall_ms(e) - e->newest_wall;
+    int64_t elapsed = ioc__wall_ms(e) - e->newest_wall;
     if (elapsed > 0) {
         advance(e, e->newest_ts - e->cfg->engine.lateness_ms + elapsed);
     }
@@ -1159,7 +1026,7 @@ static void reject(struct ioc_engine *e, int code, const char *detail, const voi
     if (keep > (size_t)e->cfg->engine.max_event_bytes) {
         keep = (size_t)e->cfg->engine.max_event_bytes;
     }
-    if (ioc_batch_reject(e->batch, wall_ms(e), ioc_reject_reason(code), detail, bytes, keep)) {
+    if (ioc_batch_reject(e->batch, ioc__wall_ms(e), ioc_reject_reason(code), detail, bytes, keep)) {
         ioc_error(TAG, "cannot record a rejected message: out of memory");
     }
 }
@@ -1183,7 +1050,7 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
         return;
     }
     e->stats.received++;
-    int rc = ioc_decoder_decode(e->dec, bytes, len, wall_ms(e), &ev, reason, sizeof reason);
+    int rc = ioc_decoder_decode(e->dec, bytes, len, ioc__wall_ms(e), &ev, reason, sizeof reason);
     if (rc != 0) {
         reject(e, rc, reason, bytes, len);
         goto flush;
@@ -1213,7 +1080,7 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     } else {
         if (!e->have_ts || ev.ts > e->newest_ts) {
             e->newest_ts = ev.ts;
-            e->newest_wall = wall_ms(e);
+            e->newest_wall = ioc__wall_ms(e);
             e->have_ts = 1;
             seen_evict(e, e->newest_ts - e->cfg->engine.dedup_window_ms);
             /* Timers the new watermark reached fire before this event is
@@ -1291,8 +1158,6 @@ static int make_instances(struct ioc_engine *e, const struct ioc_plugin_conf *pc
     return 0;
 }
 
-static int restore_silence(const struct ioc_silence_row *v, void *arg);
-
 struct restore_ctx {
     struct ioc_engine *e;
     int rc;
@@ -1351,7 +1216,7 @@ static int restore_one(const struct ioc_incident_view *v, void *arg)
     inc->count = v->count;
     inc->resolve_since = INT64_MIN;
     if (ioc_map_put(&e->incidents, e->keybuf, n, inc)) {
-        incident_free(inc);
+        ioc__incident_free(inc);
         rc->rc = IOC_ENOMEM;
         return 1;
     }
@@ -1386,7 +1251,7 @@ static int restore(struct ioc_engine *e, struct ioc_diag *diag)
         }
     }
     int64_t max_sid = 0;
-    rc = ioc_db_silences(e->cfg->store.path, 0, &max_sid, restore_silence, e, err, sizeof err);
+    rc = ioc_db_silences(e->cfg->store.path, 0, &max_sid, ioc__restore_silence, e, err, sizeof err);
     if (rc != 0 && rc != IOC_ENOENT) {
         ioc_diag_add(diag, e->cfg->store.path, 0, 0, "cannot restore silences: %s", err);
         return rc;
@@ -1488,200 +1353,6 @@ fail:
     return rc;
 }
 
-static void silence_free(struct silence *s)
-{
-    free(s->rule);
-    free(s->zone);
-    cJSON_Delete(s->key);
-}
-
-static int silence_add(struct ioc_engine *e, const struct ioc_silence_row *row)
-{
-    struct silence *ns = realloc(e->silences, (e->n_silences + 1) * sizeof *ns);
-    if (!ns) {
-        return IOC_ENOMEM;
-    }
-    e->silences = ns;
-    struct silence *s = &e->silences[e->n_silences];
-    memset(s, 0, sizeof *s);
-    s->id = row->id;
-    s->starts = row->starts;
-    s->ends = row->ends;
-    s->rule = row->rule ? strdup(row->rule) : NULL;
-    s->zone = row->zone ? strdup(row->zone) : NULL;
-    s->key = row->key_json ? cJSON_Parse(row->key_json) : NULL;
-    if ((row->rule && !s->rule) || (row->zone && !s->zone) || (row->key_json && !s->key)) {
-        silence_free(s);
-        return IOC_ENOMEM;
-    }
-    e->n_silences++;
-    return 0;
-}
-
-static int restore_silence(const struct ioc_silence_row *v, void *arg)
-{
-    return silence_add(arg, v) != 0;
-}
-
-static const char *opt_str(const cJSON *req, const char *name)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(req, name);
-    return cJSON_IsString(x) && x->valuestring[0] ? x->valuestring : NULL;
-}
-
-/* silence: {rule?, key?, zone?, for | until, operator, reason}. The window
- * is in event time, starting at the engine's clock; an end is mandatory. */
-static int control_silence(struct ioc_engine *e, const cJSON *req, cJSON *reply)
-{
-    const char *rule = opt_str(req, "rule"), *zone = opt_str(req, "zone");
-    const char *who = opt_str(req, "operator"), *reason = opt_str(req, "reason");
-    const char *dur = opt_str(req, "for"), *until = opt_str(req, "until");
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(req, "key");
-    const char *err = NULL;
-    long long ms = 0;
-    int64_t now = e->have_clock ? e->clock : wall_ms(e), ends = 0;
-    if (!rule && !zone && !cJSON_IsObject(key)) {
-        err = "a silence needs a rule, a key or a zone (silencing everything is not allowed)";
-    } else if (key && !cJSON_IsObject(key)) {
-        err = "key: expected an object such as {\"device\": \"F1\"}";
-    } else if (!who) {
-        err = "operator: required (who silences)";
-    } else if (!reason) {
-        err = "reason: required (why, for the audit log)";
-    } else if (!!dur == !!until) {
-        err = "give exactly one of for (a duration such as 2h) or until (RFC 3339): a silence must end";
-    } else if (dur && (ioc_duration_parse(dur, &ms) != 0 || ms <= 0)) {
-        err = "for: expected a duration such as 30m or 2h";
-    } else if (until && (ioc_time_parse(until, &ends) != 0 || ends <= now)) {
-        err = "until: expected an RFC 3339 time after the engine's clock";
-    }
-    if (err) {
-        cJSON_AddStringToObject(reply, "error", err);
-        return IOC_EINVAL;
-    }
-    char *key_json = cJSON_IsObject(key) ? cJSON_PrintUnformatted(key) : NULL;
-    struct ioc_silence_row row = {
-        .id = e->next_silence_id++,
-        .rule = rule,
-        .key_json = key_json,
-        .zone = zone,
-        .starts = now,
-        .ends = dur ? now + ms : ends,
-        .author = who,
-        .reason = reason,
-        .created = ioc_time_now_ms(),
-    };
-    int rc = silence_add(e, &row);
-    if (!rc) {
-        rc = ioc_batch_silence(e->batch, &row);
-    }
-    free(key_json);
-    if (rc) {
-        return rc;
-    }
-    char t[40];
-    cJSON_AddNumberToObject(reply, "id", (double)row.id);
-    cJSON_AddStringToObject(reply, "ends", ioc_time_format(row.ends, t, sizeof t));
-    ioc_info(TAG, "silence %lld by %s until %s: %s", (long long)row.id, who, t, reason);
-    return 0;
-}
-
-static int control_unsilence(struct ioc_engine *e, const cJSON *req, cJSON *reply)
-{
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
-    const char *who = opt_str(req, "operator");
-    int64_t now = e->have_clock ? e->clock : wall_ms(e);
-    for (size_t i = 0; cJSON_IsNumber(id) && i < e->n_silences; i++) {
-        struct silence *s = &e->silences[i];
-        if (s->id != (int64_t)id->valuedouble || s->ends <= now) {
-            continue;
-        }
-        s->ends = now > s->starts ? now : s->starts;
-        struct ioc_silence_row row = {.id = s->id, .starts = s->starts, .ends = s->ends,
-                                      .author = who ? who : "unknown"};
-        ioc_info(TAG, "silence %lld ended by %s", (long long)s->id, row.author);
-        return ioc_batch_silence(e->batch, &row);
-    }
-    cJSON_AddStringToObject(reply, "error", "no active silence with that id");
-    return IOC_EINVAL;
-}
-
-/* Commands on the control socket. The module guarantees req is an object
- * with a string op and that every reply carries ok. */
-static int engine_control(void *arg, const cJSON *req, cJSON *reply)
-{
-    struct ioc_engine *e = arg;
-    const char *op = cJSON_GetObjectItemCaseSensitive(req, "op")->valuestring;
-    if (strcmp(op, "reload") == 0) {
-        const cJSON *who = cJSON_GetObjectItemCaseSensitive(req, "operator");
-        const char *actor =
-            cJSON_IsString(who) && who->valuestring[0] ? who->valuestring : "unknown";
-        struct ioc_diag diag;
-        ioc_diag_init(&diag);
-        int rc = ioc_engine_reload(e, actor, &diag);
-        if (rc == 0) {
-            cJSON_AddNumberToObject(reply, "rules", (double)ioc_ruleset_count(e->rules));
-            cJSON_AddStringToObject(reply, "hash", ioc_ruleset_hash(e->rules));
-        } else {
-            size_t len = 1;
-            for (size_t i = 0; i < diag.n; i++) {
-                len += strlen(diag.msgs[i]) + 1;
-            }
-            char *err = calloc(1, len);
-            for (size_t i = 0; err && i < diag.n; i++) {
-                strcat(err, diag.msgs[i]);
-                if (i + 1 < diag.n) {
-                    strcat(err, "\n");
-                }
-            }
-            cJSON_AddStringToObject(reply, "error", err && *err ? err : ioc_strerror(rc));
-            free(err);
-        }
-        ioc_diag_close(&diag);
-        return rc;
-    }
-    if (strcmp(op, "status") == 0) {
-        struct ioc_engine_stats st;
-        char t[40];
-        ioc_engine_get_stats(e, &st);
-        const struct {
-            const char *name;
-            uint64_t v;
-        } n[] = {
-            {"received", st.received},       {"accepted", st.accepted},
-            {"duplicates", st.duplicates},   {"rejected", st.rejected},
-            {"rejected_json", st.rejected_json}, {"rejected_schema", st.rejected_schema},
-            {"rejected_source", st.rejected_source}, {"rejected_size", st.rejected_size},
-            {"rejected_encoding", st.rejected_encoding}, {"rejected_late", st.rejected_late},
-            {"matches", st.matches},         {"opened", st.opened},
-            {"changes", st.changes},         {"inhibited", st.inhibited},
-            {"resolved", st.resolved},       {"silenced", st.silenced},
-            {"published", st.published},
-            {"incidents_open", st.incidents_open},
-        };
-        for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
-            cJSON_AddNumberToObject(reply, n[i].name, (double)n[i].v);
-        }
-        cJSON_AddNumberToObject(reply, "rules", st.rules);
-        cJSON_AddStringToObject(reply, "rule_set", ioc_ruleset_hash(e->rules));
-        cJSON_AddStringToObject(reply, "watermark",
-                                e->have_clock ? ioc_time_format(e->clock, t, sizeof t) : "");
-        cJSON_AddStringToObject(reply, "database", e->cfg->store.path);
-        return 0;
-    }
-    if (strcmp(op, "silence") == 0) {
-        return control_silence(e, req, reply);
-    }
-    if (strcmp(op, "unsilence") == 0) {
-        return control_unsilence(e, req, reply);
-    }
-    char msg[160];
-    snprintf(msg, sizeof msg,
-             "unknown op '%.64s' (this engine knows: reload, status, silence, unsilence)", op);
-    cJSON_AddStringToObject(reply, "error", msg);
-    return IOC_EINVAL;
-}
-
 int ioc_engine_start(struct ioc_engine *e)
 {
     int rc;
@@ -1696,7 +1367,7 @@ int ioc_engine_start(struct ioc_engine *e)
     }
     if (live && e->cfg->control.bind && e->cfg->control.bind[0]) {
         char err[256] = "";
-        rc = ioc_control_start(e->loop, e->cfg->control.bind, engine_control, e, &e->control, err,
+        rc = ioc_control_start(e->loop, e->cfg->control.bind, ioc__control, e, &e->control, err,
                                sizeof err);
         if (rc != 0) {
             ioc_error("control", "cannot start the control socket on %s: %s",
@@ -1792,17 +1463,14 @@ void ioc_engine_destroy(struct ioc_engine *e)
     ioc_batch_free(e->batch);
     void *v;
     for (size_t it = 0; ioc_map_next(&e->incidents, &it, NULL, NULL, &v);) {
-        incident_free(v);
+        ioc__incident_free(v);
     }
     ioc_map_close(&e->incidents);
     for (size_t it = 0; ioc_map_next(&e->windows, &it, NULL, NULL, &v);) {
         wstate_release(e, v);
     }
     ioc_timers_close(&e->timers);
-    for (size_t i = 0; i < e->n_silences; i++) {
-        silence_free(&e->silences[i]);
-    }
-    free(e->silences);
+    ioc__silences_free(e);
     ioc_map_close(&e->windows);
     free(e->wlru);
     for (size_t i = 0; i < e->ring_n; i++) {

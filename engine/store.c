@@ -182,7 +182,8 @@ enum rec_kind {
     REC_EVIDENCE,
     REC_LOG,
     REC_RULESET,
-    REC_SILENCE
+    REC_SILENCE,
+    REC_AUDIT
 };
 
 struct rec_event {
@@ -210,6 +211,7 @@ struct rec {
         struct ioc_log_row log;
         struct ioc_ruleset_row rs;
         struct ioc_silence_row sil;
+        struct ioc_audit_row aud;
     } u;
 };
 
@@ -427,6 +429,27 @@ int ioc_batch_silence(struct ioc_batch *b, const struct ioc_silence_row *row)
     return 0;
 }
 
+int ioc_batch_audit(struct ioc_batch *b, const struct ioc_audit_row *row)
+{
+    if (!b || !row) {
+        return IOC_EINVAL;
+    }
+    struct rec *r = rec_new(b, REC_AUDIT);
+    if (!r) {
+        return IOC_ENOMEM;
+    }
+    struct ioc_audit_row *c = &r->u.aud;
+    struct arena *a = &b->arena;
+    *c = *row;
+    if (arena_str(a, row->actor, &c->actor) || arena_str(a, row->role, &c->role) ||
+        arena_str(a, row->op, &c->op) || arena_str(a, row->target, &c->target) ||
+        arena_str(a, row->error, &c->error)) {
+        return IOC_ENOMEM;
+    }
+    rec_link(b, r);
+    return 0;
+}
+
 int ioc_batch_publish(struct ioc_batch *b, const char *topic, const char *json, size_t json_len)
 {
     if (!b || !topic || !json) {
@@ -496,6 +519,9 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS silences ("
     " id INTEGER PRIMARY KEY, rule TEXT, key TEXT, zone TEXT, starts INTEGER, ends INTEGER,"
     " author TEXT, reason TEXT, created INTEGER);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " id INTEGER PRIMARY KEY, at INTEGER, clock INTEGER, actor TEXT, role TEXT, op TEXT,"
+    " target TEXT, ok INTEGER, error TEXT);"
     "CREATE INDEX IF NOT EXISTS incident_log_incident ON incident_log(incident_id);"
     "CREATE INDEX IF NOT EXISTS incident_evidence_incident ON incident_evidence(incident_id);"
     "CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);";
@@ -511,6 +537,7 @@ enum stmt_id {
     ST_LOG,
     ST_RULESET,
     ST_SILENCE,
+    ST_AUDIT,
     ST__COUNT
 };
 
@@ -540,6 +567,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SILENCE] = "INSERT INTO silences(id, rule, key, zone, starts, ends, author, reason, created)"
                    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                    " ON CONFLICT(id) DO UPDATE SET ends = excluded.ends",
+    [ST_AUDIT] = "INSERT INTO audit(at, clock, actor, role, op, target, ok, error)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
 static const char sql_silences[] =
@@ -868,6 +897,19 @@ static int write_rec(struct ioc_store *s, const struct rec *r)
         bind_text(st, 5, c->outcome);
         bind_text(st, 6, c->error);
         bind_text(st, 7, c->actor);
+        break;
+    }
+    case REC_AUDIT: {
+        const struct ioc_audit_row *c = &r->u.aud;
+        st = s->st[ST_AUDIT];
+        sqlite3_bind_int64(st, 1, c->at);
+        sqlite3_bind_int64(st, 2, c->clock);
+        bind_text(st, 3, c->actor);
+        bind_text(st, 4, c->role);
+        bind_text(st, 5, c->op);
+        bind_text(st, 6, c->target);
+        sqlite3_bind_int(st, 7, c->ok);
+        bind_text(st, 8, c->error);
         break;
     }
     case REC_SILENCE: {
@@ -1498,6 +1540,98 @@ int ioc_db_silences(const char *path, int64_t after, int64_t *max_id,
             .reason = col_text(st, 7),
         };
         if (cb(&v, arg) != 0) {
+            step_rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (step_rc != SQLITE_DONE) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* ---- Shift report ------------------------------------------------------ */
+
+int ioc_db_create(const char *path, char *err, size_t errlen)
+{
+    /* migrate() works on a store; this one only ever has a connection. */
+    struct ioc_store s = {0};
+    int rc = IOC_EDB;
+    if (!path || !(s.path = strdup(path))) {
+        set_err(err, errlen, "store: %s", path ? "out of memory" : "no database path");
+        return path ? IOC_ENOMEM : IOC_EINVAL;
+    }
+    if (sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(s.db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "%s: %s", path,
+                s.db ? sqlite3_errmsg(s.db) : "cannot allocate a connection");
+        goto done;
+    }
+    sqlite3_busy_timeout(s.db, STORE_BUSY_TIMEOUT_MS);
+    rc = migrate(&s, err, errlen);
+done:
+    sqlite3_close(s.db);
+    free(s.path);
+    return rc;
+}
+
+/* One row per incident opened in [?1, ?2): the earliest acknowledgement and
+ * resolution (a reopened incident keeps its first), whether its SLA was
+ * breached, and how often it escalated. One pass over the log rows that
+ * matter, through the incident_log(incident_id) index. */
+static const char sql_report[] =
+    "SELECT i.id, i.rule, i.grade, coalesce(i.opened, 0),"
+    " min(CASE WHEN l.action = 'acknowledged' THEN l.ts END),"
+    " min(CASE WHEN l.action = 'resolved' THEN l.ts END),"
+    " coalesce(max(l.action = 'sla_breached'), 0),"
+    " coalesce(sum(l.action = 'escalated'), 0)"
+    " FROM incidents i LEFT JOIN incident_log l ON l.incident_id = i.id"
+    " AND l.action IN ('acknowledged', 'resolved', 'sla_breached', 'escalated')"
+    " WHERE coalesce(i.opened, 0) >= ?1 AND coalesce(i.opened, 0) < ?2"
+    " GROUP BY i.id ORDER BY i.id";
+
+int ioc_db_report(const char *path, int64_t from, int64_t to,
+                  int (*cb)(const struct ioc_report_row *r, void *arg), void *arg, char *err,
+                  size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (!cb) {
+        set_err(err, errlen, "store: no callback");
+        return IOC_EINVAL;
+    }
+    int rc = open_ro(path, &db, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    rc = IOC_EDB;
+    if (sqlite3_prepare_v2(db, sql_report, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    int step_rc;
+    while ((step_rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ioc_report_row r = {
+            .id = sqlite3_column_int64(st, 0),
+            .rule = col_text(st, 1),
+            .grade = sqlite3_column_int(st, 2),
+            .opened = sqlite3_column_int64(st, 3),
+            .acked = sqlite3_column_type(st, 4) != SQLITE_NULL,
+            .acked_at = sqlite3_column_int64(st, 4),
+            .resolved = sqlite3_column_type(st, 5) != SQLITE_NULL,
+            .resolved_at = sqlite3_column_int64(st, 5),
+            .breached = sqlite3_column_int(st, 6) != 0,
+            .escalations = sqlite3_column_int64(st, 7),
+        };
+        if (cb(&r, arg) != 0) {
             step_rc = SQLITE_DONE;
             break;
         }

@@ -23,6 +23,8 @@ struct ioc_ynode;
 struct ioc_engine_conf {
     long long lateness_ms;
     long long dedup_window_ms; /* how long (event time) an id is remembered */
+    long long reopen_within_ms;
+    char *cap_sender;
     char *timezone;
     long long max_event_bytes;
     long long batch_max; /* records per store batch before it is handed over */
@@ -67,6 +69,11 @@ struct ioc_config {
     /* Trees the config was read from (owned): plugin nodes point into them. */
     struct ioc_ynode **trees;
     size_t n_trees;
+    /* Where shifts start, in minutes after local midnight (engine.timezone),
+     * ascending and distinct: shifts: ["06:00", "14:00", "22:00"]. A shift
+     * runs to the next start; the last one runs past midnight to the first. */
+    int *shifts;
+    size_t n_shifts;
 };
 
 /* Loads the embedded default, then path over it (path NULL: default only).

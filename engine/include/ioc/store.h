@@ -127,6 +127,17 @@ struct ioc_silence_row {
 /* Inserts a silence, or with an existing id updates its end (unsilence). */
 int ioc_batch_silence(struct ioc_batch *b, const struct ioc_silence_row *r);
 
+/* One command on the control socket, accepted or refused: who, with which
+ * role, what, on what, and why it was refused. */
+struct ioc_audit_row {
+    int64_t at;    /* wall clock */
+    int64_t clock; /* the engine's event-time clock */
+    const char *actor, *role, *op, *target;
+    int ok;
+    const char *error; /* NULL when accepted */
+};
+int ioc_batch_audit(struct ioc_batch *b, const struct ioc_audit_row *r);
+
 /* A message to publish after the batch commits: kept in the batch in order,
  * read back in the done callback with ioc_batch_message(). */
 int ioc_batch_publish(struct ioc_batch *b, const char *topic, const char *json, size_t json_len);
@@ -197,5 +208,33 @@ int ioc_db_log(const char *path, int (*cb)(const struct ioc_log_view *v, void *a
 int ioc_db_silences(const char *path, int64_t after, int64_t *max_id,
                     int (*cb)(const struct ioc_silence_row *v, void *arg), void *arg, char *err,
                     size_t errlen);
+
+/* ---- Shift report (ioc report) ------------------------------------------ */
+
+/* Creates the file at path with the store's tables, as ioc_store_open does,
+ * but starts no writer: for tools and tests that write rows themselves. An
+ * existing file is brought up to the current schema. IOC_EDB with err. */
+int ioc_db_create(const char *path, char *err, size_t errlen);
+
+/* One incident with the facts the shift report is computed from. */
+struct ioc_report_row {
+    int64_t id;
+    const char *rule;    /* valid during the callback only */
+    int grade;           /* current grade: the most severe reached */
+    int64_t opened;      /* event time, ms */
+    bool acked;          /* it has an 'acknowledged' row ... */
+    int64_t acked_at;    /* ... and this is the earliest one's ts */
+    bool resolved;       /* it has a 'resolved' row ... */
+    int64_t resolved_at; /* ... and this is the earliest one's ts */
+    bool breached;       /* it has an 'sla_breached' row */
+    int64_t escalations; /* its 'escalated' rows */
+};
+/* Calls cb for each incident opened in [from, to) (event time, ms; pass
+ * INT64_MIN and INT64_MAX for no bound), ordered by id; stops early when cb
+ * returns non-zero. IOC_ENOENT when the file does not exist, IOC_EDB with err
+ * otherwise. */
+int ioc_db_report(const char *path, int64_t from, int64_t to,
+                  int (*cb)(const struct ioc_report_row *r, void *arg), void *arg, char *err,
+                  size_t errlen);
 
 #endif

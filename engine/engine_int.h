@@ -1,0 +1,158 @@
+/*
+ * engine_int.h — the engine's state, shared by engine.c (the pipeline: ingest,
+ * time, matching, incidents) and operate.c (the operator loop: lifecycle,
+ * SLA, escalation, control commands, public warnings). Not a public header.
+ *
+ * Threads: the loop thread only.
+ */
+#ifndef IOC_ENGINE_INT_H
+#define IOC_ENGINE_INT_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "ioc/engine.h"
+#include "ioc/event.h"
+#include "ioc/map.h"
+#include "ioc/plugin.h"
+#include "ioc/store.h"
+#include "ioc/policy.h"
+#include "ioc/timer.h"
+#include "ioc/window.h"
+#include "rule_int.h"
+
+struct ioc_control;
+struct ioc_geo_grid;
+
+struct incident {
+    int64_t id;
+    const struct ioc_rule *rule; /* NULL when its rule is no longer loaded */
+    char *rule_id;
+    char *key_json;
+    char *zone;
+    char *title;
+    char *fields_json; /* the event that opened it */
+    const char *state;
+    int grade;
+    int64_t opened, updated, count;
+    int64_t resolve_since; /* resolve.when has held since (INT64_MIN: not holding) */
+    int quiet_armed;       /* a resolve.quiet timer is pending */
+};
+
+/* A silence as the engine checks it (see ioc_silence_row). */
+struct silence {
+    int64_t id;
+    char *rule, *zone;
+    cJSON *key; /* fields the incident's key must have, or NULL */
+    int64_t starts, ends;
+};
+
+/* What an event-time timer is for. */
+enum {
+    TIMER_ABSENT,
+    TIMER_QUIET,
+    TIMER_RESOLVE_FOR,
+    TIMER_ESCALATE,
+    TIMER_SLA,
+    TIMER_CLOSE,
+};
+
+/* The window of one rule key under a count or aggregate clause. States of a
+ * rule sit on that rule's list in the order they were last fed, so the
+ * expired ones (nothing newer than the watermark minus the window) are found
+ * at its head without a scan. */
+struct wstate {
+    struct ioc_window w;
+    struct wstate *prev, *next;
+    uint32_t rule;
+    int64_t last_ts;
+    int64_t *starts; /* sequence: latest start of a chain that completed step i */
+    char *raw;       /* absent: the key's last event, for the incident's fields */
+    size_t raw_len;
+    int armed;       /* absent: a timer is pending */
+    int64_t *sat;             /* all: when each member was last satisfied */
+    struct ioc_window *mw;    /* all: each expression member's events */
+    struct ioc_geo_grid *geo; /* all + near: where members were satisfied */
+    size_t keylen;
+    char key[];
+};
+
+struct wlist {
+    struct wstate *head, *tail;
+};
+
+/* One remembered (source, id) for the duplicate filter, in arrival order. */
+struct seen {
+    char *key;
+    size_t len;
+    int64_t ts;
+};
+
+struct ioc_engine {
+    uv_loop_t *loop;
+    const struct ioc_config *cfg;
+    struct ioc_decoder *dec;
+    struct ioc_ruleset *rules;
+    struct ioc_store *store;
+    struct ioc_instance *inputs, *outputs;
+    size_t n_inputs, n_outputs;
+    struct ioc_batch *batch;
+    uv_prepare_t flush;
+    int flush_open;
+
+    struct ioc_map incidents; /* rule id + key -> struct incident */
+    struct ioc_timers timers; /* event-time timers */
+    int64_t clock;            /* the watermark: event time the engine has reached */
+    int have_clock;
+    int64_t newest_wall;      /* wall clock when the newest event time arrived */
+    uv_timer_t live;          /* advances the clock in live mode */
+    struct ioc_control *control; /* the control socket (live mode only) */
+    struct silence *silences;
+    size_t n_silences;
+    int64_t next_silence_id;
+    int live_open;
+    struct ioc_map windows;   /* rule id + key -> struct wstate */
+    struct wlist *wlru;       /* per rule */
+    int64_t next_id;
+    uint64_t seq;
+
+    int64_t newest_ts;
+    int have_ts;
+    struct ioc_map seen; /* source + id -> struct seen (in the ring) */
+    struct seen *ring;
+    size_t ring_cap, ring_head, ring_n;
+
+    int64_t wall_offset; /* epoch ms minus uv_now() */
+    struct ioc_engine_stats stats;
+    int started, stopping;
+
+    char keybuf[1024];
+    char keybuf2[1024];
+    /* Incident changes that feed `all` clauses, taken after the event that
+     * caused them, so that feeding never runs inside another rule's match. */
+    struct pending_feed {
+        uint32_t rule;
+        int grade;
+        int64_t at;
+    } feeds[64];
+    size_t n_feeds;
+    char title[512];
+};
+
+/* engine.c */
+int64_t ioc__wall_ms(struct ioc_engine *e);
+void ioc__incident_free(struct incident *inc);
+/* Records one change of an incident at event time `at`: its row, the
+ * evidence (when ev is given), the log row and the message to publish. */
+int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *change,
+                const struct ioc_event *ev, int64_t at, const char *reason);
+
+/* operate.c */
+int ioc__silenced(const struct ioc_engine *e, const struct incident *inc, int64_t at);
+int ioc__restore_silence(const struct ioc_silence_row *v, void *arg);
+void ioc__silences_free(struct ioc_engine *e);
+int ioc__control(void *arg, const cJSON *req, cJSON *reply);
+
+#endif
