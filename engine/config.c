@@ -252,8 +252,7 @@ static int load_shifts(struct ioc_config *c, const struct ioc_ynode *seq, struct
 {
     int rc = 0;
     if (seq->kind != IOC_Y_SEQ || seq->n == 0) {
-        ioc_diag_at(d, seq, "shifts: expected a list of shift start times like "
-                            "[\"06:00\", \"14:00\", \"22:00\"]");
+        ioc_diag_at(d, seq, "shifts: expected a list of start times like [\"06:00\", \"14:00\"]");
         return IOC_ECONFIG;
     }
     int *m = calloc(seq->n, sizeof *m);
@@ -263,11 +262,13 @@ static int load_shifts(struct ioc_config *c, const struct ioc_ynode *seq, struct
     size_t n = 0;
     for (size_t i = 0; i < seq->n; i++) {
         const struct ioc_ynode *item = seq->items[i];
-        const char *s = ioc_ynode_str(item, d);
-        if (!s) {
+        if (item->kind != IOC_Y_SCALAR) {
+            ioc_diag_at(d, item, "shifts: expected a time of day like \"06:00\", got %s",
+                        ioc_ykind_name(item->kind));
             rc = IOC_ECONFIG;
             continue;
         }
+        const char *s = item->str;
         int t = time_of_day(s);
         if (t < 0) {
             ioc_diag_at(d, item, "shifts: '%s' is not a time of day HH:MM (00:00 to 23:59)", s);

@@ -154,19 +154,15 @@ static void on_prepare(uv_prepare_t *h)
 
 /* ---- incidents -------------------------------------------------------------- */
 
-static const char *grade_name(const struct ioc_engine *e, int g)
-{
-    if (g >= 1 && g <= 4 && e->cfg->grades[g].name) {
-        return e->cfg->grades[g].name;
-    }
-    return "";
-}
-
 void ioc__incident_free(struct incident *inc)
 {
     if (!inc) {
         return;
     }
+    free(inc->acked_by);
+    free(inc->cap_refs);
+    free(inc->warn_headline);
+    free(inc->warn_description);
     free(inc->rule_id);
     free(inc->key_json);
     free(inc->zone);
@@ -177,11 +173,11 @@ void ioc__incident_free(struct incident *inc)
 
 /* Renders the published message of one incident change; NULL on no memory. */
 static char *render_change(struct ioc_engine *e, const struct incident *inc, const char *change,
-                           const struct ioc_event *ev, int64_t at)
+                           const struct ioc_event *ev, int64_t at, const char *reason)
 {
-    char t1[40], t2[40], t3[40];
+    char t1[40];
     cJSON *m = cJSON_CreateObject();
-    cJSON *i = cJSON_CreateObject();
+    cJSON *i = ioc__incident_json(e, inc);
     if (!m || !i) {
         cJSON_Delete(m);
         cJSON_Delete(i);
@@ -190,33 +186,11 @@ static char *render_change(struct ioc_engine *e, const struct incident *inc, con
     cJSON_AddNumberToObject(m, "seq", (double)e->seq);
     cJSON_AddStringToObject(m, "change", change);
     cJSON_AddStringToObject(m, "at", ioc_time_format(at, t1, sizeof t1));
+    cJSON_AddStringToObject(m, "actor", e->actor ? e->actor : "engine");
+    if (reason) {
+        cJSON_AddStringToObject(m, "reason", reason);
+    }
     cJSON_AddItemToObject(m, "incident", i);
-    cJSON_AddNumberToObject(i, "id", (double)inc->id);
-    cJSON_AddStringToObject(i, "rule", inc->rule_id);
-    cJSON *key = cJSON_Parse(inc->key_json);
-    cJSON_AddItemToObject(i, "key", key ? key : cJSON_CreateObject());
-    cJSON_AddNumberToObject(i, "grade", inc->grade);
-    cJSON_AddStringToObject(i, "grade_name", grade_name(e, inc->grade));
-    cJSON_AddStringToObject(i, "state", inc->state);
-    if (inc->zone) {
-        cJSON_AddStringToObject(i, "zone", inc->zone);
-    }
-    cJSON_AddStringToObject(i, "title", inc->title);
-    cJSON_AddStringToObject(i, "opened", ioc_time_format(inc->opened, t2, sizeof t2));
-    cJSON_AddStringToObject(i, "updated", ioc_time_format(inc->updated, t3, sizeof t3));
-    cJSON_AddNumberToObject(i, "count", (double)inc->count);
-    if (inc->rule) {
-        if (inc->rule->category) {
-            cJSON_AddStringToObject(i, "category", inc->rule->category);
-        }
-        if (inc->rule->escalation) {
-            cJSON_AddStringToObject(i, "escalation", inc->rule->escalation);
-        }
-        cJSON *sop = cJSON_AddArrayToObject(i, "sop");
-        for (size_t k = 0; sop && k < inc->rule->n_sop; k++) {
-            cJSON_AddItemToArray(sop, cJSON_CreateString(inc->rule->sop[k]));
-        }
-    }
     if (ev) {
         cJSON *evo = cJSON_AddObjectToObject(m, "event");
         if (evo) {
@@ -224,6 +198,11 @@ static char *render_change(struct ioc_engine *e, const struct incident *inc, con
             cJSON_AddStringToObject(evo, "id", ev->id);
             cJSON_AddStringToObject(evo, "type", ev->type);
         }
+    }
+    /* What the operator loop adds to this one change (escalation level,
+     * comment text, warning). */
+    for (cJSON *x = e->extra ? e->extra->child : NULL; x; x = x->next) {
+        cJSON_AddItemToObject(m, x->string, cJSON_Duplicate(x, true));
     }
     char *s = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
@@ -242,7 +221,7 @@ int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *ch
     int silence = !inhibit && e->n_silences && ioc__silenced(e, inc, at);
     int quiet = inhibit || silence;
     e->seq += quiet ? 0 : 1;
-    char *json = render_change(e, inc, change, ev, at);
+    char *json = render_change(e, inc, change, ev, at, reason);
     if (!json) {
         return IOC_ENOMEM;
     }
@@ -263,7 +242,7 @@ int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *ch
         .incident_id = inc->id,
         .ts = at,
         .action = change,
-        .actor = "engine",
+        .actor = e->actor ? e->actor : "engine",
         .reason = reason,
         .grade = inc->grade,
         .detail_json = json,
@@ -404,6 +383,8 @@ static int open_incident(struct ioc_engine *e, const struct ioc_rule *r, const s
     inc->opened = inc->updated = at;
     inc->count = 1;
     inc->resolve_since = INT64_MIN;
+    inc->clock_base = at;
+    inc->esc_level = -1;
     if (!inc->rule_id || !inc->key_json || (ev->zone && !inc->zone) || !inc->fields_json ||
         !inc->title || ioc_map_put(&e->incidents, e->keybuf, keylen, inc)) {
         ioc__incident_free(inc);
@@ -411,7 +392,14 @@ static int open_incident(struct ioc_engine *e, const struct ioc_rule *r, const s
     }
     e->stats.opened++;
     int rc = ioc__record(e, inc, "opened", ev, at, NULL);
-    return rc ? rc : arm_resolve(e, inc, e->keybuf, keylen);
+    if (rc == 0) {
+        /* keybuf is rebuilt on the way: keep the key for the timers. */
+        char key[sizeof e->keybuf];
+        memcpy(key, e->keybuf, keylen);
+        ioc__on_opened(e, inc, ev, key, keylen);
+        rc = arm_resolve(e, inc, key, keylen);
+    }
+    return rc;
 }
 
 static int update_incident(struct ioc_engine *e, struct incident *inc, const struct ioc_rule *r,
@@ -442,7 +430,11 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
         char reason[64];
         snprintf(reason, sizeof reason, "grade %d -> %d", inc->grade, g);
         inc->grade = g;
-        return ioc__record(e, inc, "graded", ev, at, reason);
+        char key[sizeof e->keybuf];
+        memcpy(key, e->keybuf, klen);
+        rc = ioc__record(e, inc, "graded", ev, at, reason);
+        ioc__on_graded(e, inc, at, key, klen);
+        return rc;
     }
     return ioc__record(e, inc, "updated", ev, at, NULL);
 }
@@ -618,6 +610,15 @@ static void hit(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc
     e->stats.matches++;
     struct incident *inc = ioc_map_get(&e->incidents, e->keybuf, klen);
     int rc;
+    if (inc && !ioc__incident_active(inc)) {
+        /* Resolved and still within engine.reopen_within: the same incident
+         * comes back instead of a new one. */
+        char key[sizeof e->keybuf];
+        memcpy(key, e->keybuf, klen);
+        ioc__on_reopened(e, inc, at, key, klen);
+        memcpy(e->keybuf, key, klen);
+        e->keybuf[klen] = 0;
+    }
     if (inc) {
         rc = update_incident(e, inc, r, ev, mt, klen, at);
     } else {
@@ -720,10 +721,11 @@ static int arm_resolve(struct ioc_engine *e, struct incident *inc, const char *k
     return rc;
 }
 
-static void resolve_incident(struct ioc_engine *e, struct incident *inc, const char *key,
-                             size_t klen, int64_t at, const char *reason)
+void ioc__resolve(struct ioc_engine *e, struct incident *inc, const char *key, size_t klen,
+                  int64_t at, const char *reason)
 {
     inc->state = "resolved";
+    inc->resolved_at = at;
     if (at > inc->updated) {
         inc->updated = at;
     }
@@ -732,10 +734,10 @@ static void resolve_incident(struct ioc_engine *e, struct incident *inc, const c
         ioc_error(TAG, "incident %lld: cannot record its resolution: %s", (long long)inc->id,
                   ioc_strerror(rc));
     }
-    /* A later match opens a new incident. */
-    ioc_map_del(&e->incidents, key, klen);
-    ioc__incident_free(inc);
     e->stats.resolved++;
+    /* It stays (resolved) until it closes: a match within engine.reopen_within
+     * reopens it. */
+    ioc__on_resolved(e, inc, at, key, klen);
 }
 
 /* resolve: {when, for}: the condition is watched on every event the rule is
@@ -745,7 +747,7 @@ static void resolve_watch(struct ioc_engine *e, const struct ioc_rule *r,
 {
     size_t klen = make_key(e, r, ev, NULL);
     struct incident *inc = klen ? ioc_map_get(&e->incidents, e->keybuf, klen) : NULL;
-    if (!inc) {
+    if (!inc || !ioc__incident_active(inc)) {
         return;
     }
     if (!ioc_expr_eval(r->resolve_when, ev)) {
@@ -757,7 +759,7 @@ static void resolve_watch(struct ioc_engine *e, const struct ioc_rule *r,
     }
     inc->resolve_since = ev->ts;
     if (r->resolve_for_ms == 0) {
-        resolve_incident(e, inc, e->keybuf, klen, ev->ts, "resolve condition met");
+        ioc__resolve(e, inc, e->keybuf, klen, ev->ts, "resolve condition met");
         return;
     }
     if (ioc_timers_add(&e->timers, ev->ts + r->resolve_for_ms, TIMER_RESOLVE_FOR, r->index,
@@ -900,7 +902,8 @@ static void match(struct ioc_engine *e, const struct ioc_event *ev)
 
 static void fire(struct ioc_engine *e, struct ioc_timer *t)
 {
-    if (t->rule >= e->rules->n) {
+    if (t->rule >= e->rules->n && t->kind != TIMER_CLOSE && t->kind != TIMER_SLA &&
+        t->kind != TIMER_ESCALATE) {
         return; /* set before a reload that removed the rule */
     }
     const struct ioc_rule *r = &e->rules->rules[t->rule];
@@ -933,8 +936,12 @@ static void fire(struct ioc_engine *e, struct ioc_timer *t)
         wstate_free(e, ws);
         return;
     }
+    if (t->kind == TIMER_ESCALATE || t->kind == TIMER_SLA || t->kind == TIMER_CLOSE) {
+        ioc__fire_operator_timer(e, t);
+        return;
+    }
     struct incident *inc = ioc_map_get(&e->incidents, t->key, t->keylen);
-    if (!inc || inc->id != t->ref) {
+    if (!inc || inc->id != t->ref || !ioc__incident_active(inc)) {
         return; /* resolved, or replaced by a newer incident */
     }
     if (t->kind == TIMER_QUIET) {
@@ -950,11 +957,11 @@ static void fire(struct ioc_engine *e, struct ioc_timer *t)
         char reason[64];
         snprintf(reason, sizeof reason, "no match for %llds",
                  (long long)(inc->rule->resolve_quiet_ms / 1000));
-        resolve_incident(e, inc, t->key, t->keylen, t->due, reason);
+        ioc__resolve(e, inc, t->key, t->keylen, t->due, reason);
     } else if (t->kind == TIMER_RESOLVE_FOR) {
         if (inc->rule && inc->resolve_since != INT64_MIN &&
             inc->resolve_since + inc->rule->resolve_for_ms == t->due) {
-            resolve_incident(e, inc, t->key, t->keylen, t->due, "resolve condition held");
+            ioc__resolve(e, inc, t->key, t->keylen, t->due, "resolve condition held");
         }
     }
 }
@@ -1295,6 +1302,21 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     if (rc != 0) {
         goto fail;
     }
+    if ((rc = ioc_policies_load(cfg, &e->pol, diag)) != 0) {
+        goto fail;
+    }
+    for (size_t i = 0; i < e->rules->n; i++) {
+        const struct ioc_rule *r = &e->rules->rules[i];
+        if (r->escalation && !ioc_policy_find(&e->pol, r->escalation)) {
+            ioc_diag_add(diag, r->file, r->line, 0,
+                         "rule %s: escalation policy '%s' is not in the configuration", r->id,
+                         r->escalation);
+            rc = IOC_ECONFIG;
+        }
+    }
+    if (rc) {
+        goto fail;
+    }
     if (!(e->wlru = calloc(e->rules->n ? e->rules->n : 1, sizeof *e->wlru))) {
         rc = IOC_ENOMEM;
         goto fail;
@@ -1471,6 +1493,7 @@ void ioc_engine_destroy(struct ioc_engine *e)
     }
     ioc_timers_close(&e->timers);
     ioc__silences_free(e);
+    ioc_policies_close(&e->pol);
     ioc_map_close(&e->windows);
     free(e->wlru);
     for (size_t i = 0; i < e->ring_n; i++) {

@@ -39,7 +39,23 @@ struct incident {
     int64_t opened, updated, count;
     int64_t resolve_since; /* resolve.when has held since (INT64_MIN: not holding) */
     int quiet_armed;       /* a resolve.quiet timer is pending */
+    /* The operator loop (operate.c). */
+    char *acked_by;
+    int64_t acked_at, resolved_at;
+    int64_t clock_base; /* SLA and escalation count from here: opened, or reopened */
+    int64_t sla_due;    /* 0: the grade has no SLA */
+    int sla_breached;
+    int esc_level;      /* last level notified, -1 before the first */
+    const struct ioc_policy *policy;
+    int warning;        /* enum warning_state */
+    int cap_n;          /* CAP messages sent for it */
+    char *cap_refs;     /* "sender,identifier,sent" of each, space-separated */
+    char *warn_headline, *warn_description;
+    double lat, lon;
+    int has_loc;
 };
+
+enum warning_state { WARN_NONE, WARN_PENDING, WARN_PUBLISHED, WARN_CANCELLED };
 
 /* A silence as the engine checks it (see ioc_silence_row). */
 struct silence {
@@ -112,6 +128,9 @@ struct ioc_engine {
     struct silence *silences;
     size_t n_silences;
     int64_t next_silence_id;
+    struct ioc_policies pol; /* escalation policies and operators */
+    const char *actor;       /* who makes the change being recorded ("engine") */
+    cJSON *extra;            /* members to add to the next recorded message, or NULL */
     int live_open;
     struct ioc_map windows;   /* rule id + key -> struct wstate */
     struct wlist *wlru;       /* per rule */
@@ -149,7 +168,26 @@ void ioc__incident_free(struct incident *inc);
 int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *change,
                 const struct ioc_event *ev, int64_t at, const char *reason);
 
+/* Resolves an open or acknowledged incident at `at` (kept until it closes). */
+void ioc__resolve(struct ioc_engine *e, struct incident *inc, const char *key, size_t klen,
+                  int64_t at, const char *reason);
+
 /* operate.c */
+/* The incident as consoles see it (published messages and `list`). */
+cJSON *ioc__incident_json(const struct ioc_engine *e, const struct incident *inc);
+/* After the engine opened, reopened, graded or resolved an incident. */
+void ioc__on_opened(struct ioc_engine *e, struct incident *inc, const struct ioc_event *ev,
+                    const char *key, size_t klen);
+void ioc__on_reopened(struct ioc_engine *e, struct incident *inc, int64_t at, const char *key,
+                      size_t klen);
+void ioc__on_graded(struct ioc_engine *e, struct incident *inc, int64_t at, const char *key,
+                    size_t klen);
+void ioc__on_resolved(struct ioc_engine *e, struct incident *inc, int64_t at, const char *key,
+                      size_t klen);
+/* Escalation, SLA and close timers. */
+void ioc__fire_operator_timer(struct ioc_engine *e, const struct ioc_timer *t);
+/* Whether an incident still takes matches (open or acknowledged). */
+int ioc__incident_active(const struct incident *inc);
 int ioc__silenced(const struct ioc_engine *e, const struct incident *inc, int64_t at);
 int ioc__restore_silence(const struct ioc_silence_row *v, void *arg);
 void ioc__silences_free(struct ioc_engine *e);

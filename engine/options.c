@@ -32,6 +32,8 @@ static const char *type_name(enum ioc_opt_type t)
         return "duration";
     case IOC_OPT_SIZE:
         return "size";
+    case IOC_OPT_PATH:
+        return "path";
     }
     return "?";
 }
@@ -71,6 +73,23 @@ static int set_one(const struct ioc_option *o, void *dst, const char *text,
     long long ll = 0;
     char *end;
     switch (o->type) {
+    case IOC_OPT_PATH:
+        /* Written in a file: relative to that file, like every path of the
+         * config ("<...>" names are the embedded default or the command line). */
+        if (text[0] != '/' && where && where->file && where->file[0] != '<' &&
+            strchr(where->file, '/')) {
+            const char *slash = strrchr(where->file, '/');
+            size_t dl = (size_t)(slash - where->file), n = dl + strlen(text) + 2;
+            char *p = malloc(n);
+            if (!p) {
+                return IOC_ENOMEM;
+            }
+            snprintf(p, n, "%.*s/%s", (int)dl, where->file, text);
+            free(*(char **)slot);
+            *(char **)slot = p;
+            return 0;
+        }
+        /* fall through */
     case IOC_OPT_STR: {
         char *copy = strdup(text);
         if (!copy) {
@@ -223,7 +242,7 @@ int ioc_options_apply(const struct ioc_option *tab, void *dst, const struct ioc_
 void ioc_options_free(const struct ioc_option *tab, void *dst)
 {
     for (const struct ioc_option *o = tab; o && o->name; o++) {
-        if (o->type == IOC_OPT_STR) {
+        if (o->type == IOC_OPT_STR || o->type == IOC_OPT_PATH) {
             char **slot = (char **)((char *)dst + o->offset);
             free(*slot);
             *slot = NULL;
@@ -238,7 +257,8 @@ void ioc_options_print(const struct ioc_option *tab, FILE *out)
         if (o->def) {
             fprintf(out, " (default %s)", o->def);
         }
-        if (o->min <= o->max && o->type != IOC_OPT_STR && o->type != IOC_OPT_BOOL) {
+        if (o->min <= o->max && o->type != IOC_OPT_STR && o->type != IOC_OPT_PATH &&
+            o->type != IOC_OPT_BOOL) {
             fprintf(out, " [%g..%g]", o->min, o->max);
         }
         fprintf(out, "\n      %s\n", o->desc ? o->desc : "");

@@ -113,7 +113,7 @@ static inline void iocd_prepare(struct iocd *d, const char *rules, const char *s
     d->pub_port = h_free_port();
     d->control_port = h_free_port();
     h_write(d->rules, rules ? rules : h_default_rules);
-    char cfg[2048];
+    char cfg[4096];
     snprintf(cfg, sizeof cfg,
              "engine: {lateness: 5s, timezone: Asia/Bangkok, max_event_bytes: 4KiB}\n"
              "inputs: [{plugin: zmq, bind: \"tcp://127.0.0.1:%d\"}]\n"

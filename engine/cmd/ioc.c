@@ -28,11 +28,16 @@ static const struct cli_command commands[] = {
     {"console", "watch incident changes live as the engine publishes them", cli_cmd_console},
     {"incidents", "list the incidents recorded in a database (table or JSON lines)",
      cli_cmd_incidents},
+    {"report", "MTTA, MTTR, SLA breaches, escalations per grade, rule and shift", cli_cmd_report},
     {"reload", "make a running engine load its rule files again", cli_cmd_reload},
     {"status", "show a running engine's state and counters", cli_cmd_status},
     {"silence", "mute a rule, key or zone on a running engine for a bounded time",
      cli_cmd_silence},
     {"unsilence", "end a silence now", cli_cmd_unsilence},
+    {"ack", "acknowledge an incident (its escalation stops)", cli_cmd_ack},
+    {"comment", "add a comment to an incident's log", cli_cmd_comment},
+    {"resolve", "resolve an incident (supervisors)", cli_cmd_resolve},
+    {"approve", "approve an incident's public warning (CAP 1.2)", cli_cmd_approve},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

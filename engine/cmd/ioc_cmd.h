@@ -43,11 +43,16 @@ int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_send(int argc, char **argv);
 int cli_cmd_console(int argc, char **argv);
 int cli_cmd_incidents(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
 int cli_cmd_test(int argc, char **argv);
 int cli_cmd_reload(int argc, char **argv);
 int cli_cmd_status(int argc, char **argv);
 int cli_cmd_silence(int argc, char **argv);
 int cli_cmd_unsilence(int argc, char **argv);
+int cli_cmd_ack(int argc, char **argv);
+int cli_cmd_comment(int argc, char **argv);
+int cli_cmd_resolve(int argc, char **argv);
+int cli_cmd_approve(int argc, char **argv);
 
 /* ---- Options and messages (ioc_common.c) -------------------------------- */
 
@@ -118,6 +123,36 @@ int cli_push_send(struct cli_push *p, const void *buf, size_t len);
  * closes. Returns CLI_OK, or CLI_FAIL with a message when the wait ran out
  * and events may have been lost. Accepts a half-opened sender. */
 int cli_push_close(struct cli_push *p);
+
+/* ---- The console's subscriber and board (ioc_console.c, ioc_board.c) --- */
+
+/* A SUB socket on the engine's publish socket, subscribed to incident.* and
+ * cap.*; it reconnects by itself when the engine restarts. */
+struct cli_sub;
+
+/* Connects; returns CLI_OK with *out, else CLI_USAGE (endpoint not usable) or
+ * CLI_FAIL, with the message printed. */
+int cli_sub_open(const char *cmd, const char *endpoint, struct cli_sub **out);
+/* The socket, for zmq_poll. */
+void *cli_sub_socket(struct cli_sub *s);
+/* The next whole message without waiting: 1 with its topic (NUL-terminated)
+ * and body (len bytes, not terminated), both valid until the next call; 0
+ * when none is waiting; -1 on error (errno kept). */
+int cli_sub_recv(struct cli_sub *s, const char **topic, const char **body, size_t *len);
+/* Accepts NULL. */
+void cli_sub_close(struct cli_sub *s);
+
+struct cli_board_opts {
+    const char *endpoint;      /* the publish socket, for the header */
+    const char *control;       /* the control socket: list, ack, comment, resolve */
+    const char *operator_name; /* who acts */
+    bool color;
+};
+
+/* Runs the full-screen board on the terminal until q or a stop signal, with
+ * messages from sub (borrowed). Returns CLI_OK, or CLI_FAIL with a message
+ * printed after the screen is restored. */
+int cli_board_run(struct cli_sub *sub, const struct cli_board_opts *o);
 
 /* ---- Control-socket requests, shared by reload, status, ... (ioc_ctl.c) - */
 

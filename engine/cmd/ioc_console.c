@@ -1,17 +1,20 @@
 /*
  * ioc_console.c — `ioc console`: incident changes as the engine publishes
- * them, one readable line each.
+ * them. On a terminal it is the full-screen board (ioc_board.c); piped, or
+ * with --lines, one readable line per change.
  *
- * Two halves, kept apart so the ncurses board can be added as a second view
- * without touching the first: the receiver (SUB socket, sequence tracking,
- * stop conditions) turns each message into a struct console_change and calls
- * a struct console_view; the line view prints. A board view would keep its
- * own incident table from the same calls and redraw.
+ * Three parts: the subscriber (struct cli_sub: SUB socket, whole multipart
+ * messages), which the board shares; the receiver for the line view
+ * (sequence tracking, stop conditions), which turns each message into a
+ * struct console_change and calls a struct console_view; and the line view,
+ * which prints. The board keeps its own loop, because it also reads keys and
+ * asks the control socket for the incident list.
  *
- * Sequence numbers grow by one per published message. A jump means the PUB
- * socket dropped messages for us (its high-water mark), so we say how many;
- * a step backwards means the engine restarted and numbering began again.
- * The first message only sets the baseline: joining mid-stream is not a gap.
+ * Sequence numbers grow by one per published message, cap.* warnings
+ * included, so both prefixes are subscribed. A jump means the PUB socket
+ * dropped messages for us (its high-water mark), so we say how many; a step
+ * backwards means the engine restarted and numbering began again. The first
+ * message only sets the baseline: joining mid-stream is not a gap.
  *
  * The loop polls with a short timeout instead of blocking, so SIGINT/SIGTERM
  * (which only set a flag), --count and --idle-exit are all noticed promptly.
@@ -32,24 +35,40 @@
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5557"
 #define TOPIC_PREFIX "incident."
+#define CAP_PREFIX "cap."
 #define POLL_MS 200
 
 static const char console_usage[] =
-    "usage: ioc console [--endpoint URL] [--count N] [--idle-exit SECONDS]\n"
+    "usage: ioc console [--endpoint URL] [--control URL] [--operator NAME] [--lines]\n"
+    "                   [--count N] [--idle-exit SECONDS]\n"
     "\n"
-    "Subscribes to the engine's incident changes and prints one line per change:\n"
-    "event time, change, grade, incident id, rule, key, zone, count and title.\n"
-    "Grades are coloured on a terminal (set NO_COLOR to turn that off). Missed\n"
-    "messages are reported as \"gap: missed N messages\". Runs until interrupted.\n"
+    "On a terminal: the live incident board. Open incidents, most severe and oldest\n"
+    "first, with their SLA clocks (time left to acknowledge), escalation level, zone\n"
+    "and title; below, the selected incident's rule, key, times, SOP checklist and\n"
+    "public-warning state. Keys: up/down or j/k select, a acknowledge, c comment,\n"
+    "r resolve (asks for a reason), ? help, q quit. The board loads the open\n"
+    "incidents from the control socket at start, and again whenever it missed a\n"
+    "message or the engine restarted; while the engine is unreachable it says so\n"
+    "and keeps retrying.\n"
+    "\n"
+    "Piped, or with --lines: one line per change (event time, change, grade,\n"
+    "incident id, rule, key, zone, count and title), and \"gap: missed N messages\"\n"
+    "when some were lost. Grades are coloured on a terminal (set NO_COLOR to turn\n"
+    "that off). Runs until interrupted.\n"
     "\n"
     "options:\n"
     "  -e, --endpoint URL        engine publish socket (default " DEFAULT_ENDPOINT ")\n"
-    "  -n, --count N             exit after N messages\n"
-    "  -i, --idle-exit SECONDS   exit after SECONDS without a message\n"
+    "  -C, --control URL         engine control socket, for the board\n"
+    "                            (default " CLI_CONTROL_ENDPOINT ")\n"
+    "  -o, --operator NAME       who acknowledges, comments, resolves (default $USER)\n"
+    "  -l, --lines               one line per change even on a terminal\n"
+    "  -n, --count N             exit after N messages (implies --lines)\n"
+    "  -i, --idle-exit SECONDS   exit after SECONDS without a message (implies --lines)\n"
     "  -h, --help                show this help\n"
     "\n"
     "example:\n"
-    "  ioc console --endpoint tcp://10.0.0.5:5557\n";
+    "  ioc console --operator op1\n"
+    "  ioc console --lines --endpoint tcp://10.0.0.5:5557 >> incidents.log\n";
 
 /* ---- One change, as every view receives it ---------------------------- */
 
@@ -74,6 +93,8 @@ struct console_view {
     void (*gap)(void *state, long long missed);
     void (*restart)(void *state, long long seq);
     void (*bad)(void *state, const char *topic, const char *why);
+    /* A public warning (cap.* topic): its headline and area, either NULL. */
+    void (*notice)(void *state, const char *headline, const char *area);
 };
 
 /* ---- The line view ------------------------------------------------------- */
@@ -154,6 +175,20 @@ static void line_bad(void *state, const char *topic, const char *why)
     fprintf(stderr, "ioc console: unreadable message on '%s': %s\n", topic, why);
 }
 
+static void line_notice(void *state, const char *headline, const char *area)
+{
+    (void)state;
+    fputs("public warning: ", stdout);
+    cli_put_cell(stdout, headline ? headline : "(no headline)", 0, 0);
+    if (area) {
+        fputs(" (", stdout);
+        cli_put_cell(stdout, area, 0, 0);
+        putchar(')');
+    }
+    putchar('\n');
+    fflush(stdout);
+}
+
 /* ---- Receiving ------------------------------------------------------------- */
 
 /* Event time of a change: RFC 3339 text or epoch ms. */
@@ -186,6 +221,32 @@ struct seq_state {
     long long last;
 };
 
+/* Reports a gap or a restart before the message that shows it. */
+static void track_seq(long long seq, struct seq_state *sq, const struct console_view *view)
+{
+    if (seq < 0) {
+        return;
+    }
+    if (sq->have && seq > sq->last + 1) {
+        view->gap(view->state, seq - sq->last - 1);
+    } else if (sq->have && seq <= sq->last) {
+        view->restart(view->state, seq);
+    }
+    sq->have = true;
+    sq->last = seq;
+}
+
+/* A public warning: its headline and area from the CAP alert it carries. */
+static void handle_cap(const cJSON *root, const struct console_view *view)
+{
+    const cJSON *alert = cJSON_GetObjectItemCaseSensitive(root, "alert");
+    const cJSON *info = cJSON_GetObjectItemCaseSensitive(alert, "info");
+    const cJSON *area = cJSON_GetObjectItemCaseSensitive(info, "area");
+    const char *headline = json_str(info, "headline");
+    view->notice(view->state, headline ? headline : json_str(root, "headline"),
+                 json_str(area, "areaDesc"));
+}
+
 /* Decodes one message and hands it to the view. Tolerant on purpose: a field
  * missing from the message prints as "?" rather than hiding the change. */
 static void handle_message(const char *topic, const char *body, size_t len, struct seq_state *sq,
@@ -194,6 +255,12 @@ static void handle_message(const char *topic, const char *body, size_t len, stru
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!cJSON_IsObject(root)) {
         view->bad(view->state, topic, "not a JSON object");
+        cJSON_Delete(root);
+        return;
+    }
+    track_seq(json_int(root, "seq", -1), sq, view);
+    if (strncmp(topic, CAP_PREFIX, strlen(CAP_PREFIX)) == 0) {
+        handle_cap(root, view);
         cJSON_Delete(root);
         return;
     }
@@ -243,42 +310,83 @@ static void handle_message(const char *topic, const char *body, size_t len, stru
     }
     ch.key = cJSON_IsString(key) ? key->valuestring
                                  : (key ? cli_key_text(key, keybuf, sizeof keybuf) : NULL);
-
-    if (ch.seq >= 0) {
-        if (sq->have && ch.seq > sq->last + 1) {
-            view->gap(view->state, ch.seq - sq->last - 1);
-        } else if (sq->have && ch.seq <= sq->last) {
-            view->restart(view->state, ch.seq);
-        }
-        sq->have = true;
-        sq->last = ch.seq;
-    }
     view->change(view->state, &ch);
     cJSON_Delete(parsed);
     cJSON_Delete(root);
 }
 
+/* ---- The subscriber, shared with the board ------------------------------- */
+
+struct cli_sub {
+    void *ctx;
+    void *sock;
+    zmq_msg_t topic, body; /* the last message received */
+    char topic_text[256];
+};
+
+int cli_sub_open(const char *cmd, const char *endpoint, struct cli_sub **out)
+{
+    static const char *const prefixes[] = {TOPIC_PREFIX, CAP_PREFIX};
+    int rc = CLI_FAIL, linger = 0;
+    struct cli_sub *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s) {
+        return cli_fail(cmd, "out of memory");
+    }
+    zmq_msg_init(&s->topic);
+    zmq_msg_init(&s->body);
+    if (!(s->ctx = zmq_ctx_new()) || !(s->sock = zmq_socket(s->ctx, ZMQ_SUB))) {
+        cli_fail(cmd, "cannot create a SUB socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        if (zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefixes[i], strlen(prefixes[i])) != 0) {
+            cli_fail(cmd, "cannot subscribe: %s", zmq_strerror(errno));
+            goto fail;
+        }
+    }
+    if (zmq_connect(s->sock, endpoint) != 0) {
+        rc = cli_usage_error(cmd, "cannot use endpoint '%s': %s", endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    *out = s;
+    return CLI_OK;
+
+fail:
+    cli_sub_close(s);
+    return rc;
+}
+
+void *cli_sub_socket(struct cli_sub *s)
+{
+    return s->sock;
+}
+
 /* Reads one whole multipart message: the topic frame, then the body; extra
- * frames are read and ignored so the next message starts clean. Returns 1
- * with a message, 0 when none is waiting, -1 on error. */
-static int recv_message(void *sock, zmq_msg_t *topic, zmq_msg_t *body)
+ * frames are read and ignored so the next message starts clean. */
+int cli_sub_recv(struct cli_sub *s, const char **topic, const char **body, size_t *len)
 {
     int more = 0, frames = 0;
     size_t sz = sizeof more;
+    zmq_msg_close(&s->topic);
+    zmq_msg_close(&s->body);
+    zmq_msg_init(&s->topic);
+    zmq_msg_init(&s->body);
     do {
-        zmq_msg_t *dst = frames == 0 ? topic : body;
+        zmq_msg_t *dst = frames == 0 ? &s->topic : &s->body;
         zmq_msg_t scratch;
         if (frames >= 2) {
             zmq_msg_init(&scratch);
             dst = &scratch;
         }
-        if (zmq_msg_recv(dst, sock, frames == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+        if (zmq_msg_recv(dst, s->sock, frames == 0 ? ZMQ_DONTWAIT : 0) < 0) {
             if (frames >= 2) {
                 zmq_msg_close(&scratch);
             }
             return (errno == EAGAIN && frames == 0) ? 0 : -1;
         }
-        if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) != 0) {
+        if (zmq_getsockopt(s->sock, ZMQ_RCVMORE, &more, &sz) != 0) {
             more = 0;
         }
         if (frames >= 2) {
@@ -288,42 +396,136 @@ static int recv_message(void *sock, zmq_msg_t *topic, zmq_msg_t *body)
     } while (more);
     if (frames == 1) {
         /* A single frame: no topic, the frame is the body. */
-        zmq_msg_move(body, topic);
+        zmq_msg_move(&s->body, &s->topic);
     }
+    size_t tlen = zmq_msg_size(&s->topic);
+    if (tlen >= sizeof s->topic_text) {
+        tlen = sizeof s->topic_text - 1;
+    }
+    memcpy(s->topic_text, zmq_msg_data(&s->topic), tlen);
+    s->topic_text[tlen] = '\0';
+    *topic = s->topic_text;
+    *body = zmq_msg_data(&s->body);
+    *len = zmq_msg_size(&s->body);
     return 1;
+}
+
+void cli_sub_close(struct cli_sub *s)
+{
+    if (!s) {
+        return;
+    }
+    zmq_msg_close(&s->topic);
+    zmq_msg_close(&s->body);
+    if (s->sock) {
+        zmq_close(s->sock);
+    }
+    if (s->ctx) {
+        while (zmq_ctx_term(s->ctx) != 0 && errno == EINTR) {
+        }
+    }
+    free(s);
+}
+
+/* ---- The line loop ---------------------------------------------------------- */
+
+static int run_lines(struct cli_sub *sub, long long max_count, double idle_s)
+{
+    struct line_view lv = {.color = isatty(1) && !getenv("NO_COLOR")};
+    const struct console_view view = {
+        .state = &lv,
+        .change = line_change,
+        .gap = line_gap,
+        .restart = line_restart,
+        .bad = line_bad,
+        .notice = line_notice,
+    };
+    struct seq_state sq = {0};
+    long long received = 0;
+    double last_msg = cli_mono_ms();
+    while (!cli_stop_requested()) {
+        zmq_pollitem_t item = {.socket = cli_sub_socket(sub), .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, POLL_MS) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return cli_fail("console", "poll failed: %s", zmq_strerror(errno));
+        }
+        /* Drain everything ready before polling again. */
+        const char *topic, *body;
+        size_t len;
+        int got = 0;
+        while (!cli_stop_requested() && (got = cli_sub_recv(sub, &topic, &body, &len)) == 1) {
+            handle_message(topic, body, len, &sq, &view);
+            last_msg = cli_mono_ms();
+            if (max_count > 0 && ++received >= max_count) {
+                return CLI_OK;
+            }
+        }
+        if (got < 0 && errno != EINTR) {
+            return cli_fail("console", "receive failed: %s", zmq_strerror(errno));
+        }
+        if (idle_s > 0 && cli_mono_ms() - last_msg >= idle_s * 1000.0) {
+            break;
+        }
+    }
+    return CLI_OK; /* interrupted or idle: the console's normal end */
 }
 
 int cli_cmd_console(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"endpoint", required_argument, NULL, 'e'},
+        {"control", required_argument, NULL, 'C'},
+        {"operator", required_argument, NULL, 'o'},
+        {"lines", no_argument, NULL, 'l'},
         {"count", required_argument, NULL, 'n'},
         {"idle-exit", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *endpoint = DEFAULT_ENDPOINT;
+    const char *user = getenv("USER");
+    struct cli_board_opts bo = {
+        .endpoint = DEFAULT_ENDPOINT,
+        .control = CLI_CONTROL_ENDPOINT,
+        .operator_name = user && user[0] ? user : "console",
+    };
+    bool lines = false;
     long long max_count = 0;
     double idle_s = 0;
     int c;
 
     cli_opt_begin();
-    while ((c = getopt_long(argc, argv, ":e:n:i:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":e:C:o:ln:i:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'e':
-            endpoint = optarg;
+            bo.endpoint = optarg;
+            break;
+        case 'C':
+            bo.control = optarg;
+            break;
+        case 'o':
+            if (!optarg[0]) {
+                return cli_usage_error("console", "the operator name is empty");
+            }
+            bo.operator_name = optarg;
+            break;
+        case 'l':
+            lines = true;
             break;
         case 'n':
             if (cli_parse_int(optarg, 1, (long long)1e15, &max_count) != 0) {
                 return cli_usage_error("console", "--count needs a whole number above 0, not '%s'",
                                        optarg);
             }
+            lines = true; /* counting messages is for scripts */
             break;
         case 'i':
             if (cli_parse_double(optarg, 0.001, 1e9, &idle_s) != 0) {
                 return cli_usage_error("console", "--idle-exit needs seconds above 0, not '%s'",
                                        optarg);
             }
+            lines = true;
             break;
         case 'h':
             fputs(console_usage, stdout);
@@ -336,89 +538,20 @@ int cli_cmd_console(int argc, char **argv)
         return cli_usage_error("console", "unexpected argument '%s'", argv[optind]);
     }
 
-    struct line_view lv = {.color = isatty(1) && !getenv("NO_COLOR")};
-    const struct console_view view = {
-        .state = &lv,
-        .change = line_change,
-        .gap = line_gap,
-        .restart = line_restart,
-        .bad = line_bad,
-    };
-
-    int rc = CLI_FAIL, linger = 0;
-    void *ctx = zmq_ctx_new();
-    void *sock = NULL;
-    zmq_msg_t topic, body;
-    zmq_msg_init(&topic);
-    zmq_msg_init(&body);
-    if (!ctx || !(sock = zmq_socket(ctx, ZMQ_SUB))) {
-        cli_fail("console", "cannot create a SUB socket: %s", zmq_strerror(errno));
-        goto done;
-    }
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_setsockopt(sock, ZMQ_SUBSCRIBE, TOPIC_PREFIX, strlen(TOPIC_PREFIX)) != 0) {
-        cli_fail("console", "cannot subscribe: %s", zmq_strerror(errno));
-        goto done;
-    }
-    if (zmq_connect(sock, endpoint) != 0) {
-        rc = cli_usage_error("console", "cannot use endpoint '%s': %s", endpoint,
-                             zmq_strerror(errno));
-        goto done;
+    struct cli_sub *sub = NULL;
+    int rc = cli_sub_open("console", bo.endpoint, &sub);
+    if (rc != CLI_OK) {
+        return rc;
     }
     cli_use_engine_timezone();
     cli_catch_stop_signals();
-
-    struct seq_state sq = {0};
-    long long received = 0;
-    double last_msg = cli_mono_ms();
-    while (!cli_stop_requested()) {
-        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
-        if (zmq_poll(&item, 1, POLL_MS) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            cli_fail("console", "poll failed: %s", zmq_strerror(errno));
-            goto done;
-        }
-        /* Drain everything ready before polling again. */
-        int got = 0;
-        while (!cli_stop_requested() && (got = recv_message(sock, &topic, &body)) == 1) {
-            char tbuf[256];
-            size_t tlen = zmq_msg_size(&topic);
-            if (tlen >= sizeof tbuf) {
-                tlen = sizeof tbuf - 1;
-            }
-            memcpy(tbuf, zmq_msg_data(&topic), tlen);
-            tbuf[tlen] = '\0';
-            handle_message(tbuf, zmq_msg_data(&body), zmq_msg_size(&body), &sq, &view);
-            zmq_msg_close(&topic);
-            zmq_msg_close(&body);
-            zmq_msg_init(&topic);
-            zmq_msg_init(&body);
-            last_msg = cli_mono_ms();
-            if (max_count > 0 && ++received >= max_count) {
-                rc = CLI_OK;
-                goto done;
-            }
-        }
-        if (got < 0 && errno != EINTR) {
-            cli_fail("console", "receive failed: %s", zmq_strerror(errno));
-            goto done;
-        }
-        if (idle_s > 0 && cli_mono_ms() - last_msg >= idle_s * 1000.0) {
-            break;
-        }
+    /* The board needs a terminal to draw on and one to read keys from. */
+    if (!lines && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+        bo.color = !getenv("NO_COLOR");
+        rc = cli_board_run(sub, &bo);
+    } else {
+        rc = run_lines(sub, max_count, idle_s);
     }
-    rc = CLI_OK; /* interrupted or idle: the console's normal end */
-
-done:
-    zmq_msg_close(&topic);
-    zmq_msg_close(&body);
-    if (sock) {
-        zmq_close(sock);
-    }
-    if (ctx) {
-        zmq_ctx_term(ctx);
-    }
+    cli_sub_close(sub);
     return rc;
 }

@@ -46,7 +46,7 @@ struct in_file {
 };
 
 static const struct ioc_option in_file_options[] = {
-    {"path", IOC_OPT_STR, NULL, 0, 0, offsetof(struct in_file_conf, path),
+    {"path", IOC_OPT_PATH, NULL, 0, 0, offsetof(struct in_file_conf, path),
      "JSON-lines file to read, one event per line (required)"},
     {"batch", IOC_OPT_INT, "4096", 1, 1000000, offsetof(struct in_file_conf, batch),
      "lines handed to the engine per loop turn before other work gets its turn"},

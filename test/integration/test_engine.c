@@ -301,11 +301,14 @@ TEST(resolve_quiet_and_resolve_when_for)
             LVL("d", "05", "F1", "1.3") /* interrupts: 1.3 is not below 1.2 */
             LVL("e", "06", "F1", "1.1") LVL("f", "16", "F1", "1.0") LVL("g", "20", "F1", "1.7"));
     REQUIRE(r.rc == 0);
-    /* F1 resolved at 10:16 (below 1.2 since 10:06) and opened again as a
-     * new incident at 10:20; F2's level.quiet resolved at 10:06, five quiet
-     * minutes after 10:01, while its flood.level incident stays open. */
+    /* F1 resolved at 10:16 (below 1.2 since 10:06) and, matching again at
+     * 10:20 within engine.reopen_within, reopened as the same incident;
+     * F2's level.quiet resolved at 10:06, five quiet minutes after 10:01,
+     * while its flood.level incident stays open. */
     CHECK_EQ_INT(r.st.resolved, 2);
-    CHECK_EQ_INT(r.st.opened, 4);
+    CHECK_EQ_INT(r.st.opened, 3);
+    CHECK_EQ_INT(h_sql_int(r.db, "SELECT count(*) FROM incident_log WHERE action = 'reopened'"),
+                 1);
     CHECK_EQ_INT(h_sql_int(r.db, "SELECT ts FROM incident_log WHERE action = 'resolved' AND "
                                  "incident_id = (SELECT id FROM incidents WHERE rule = "
                                  "'flood.level' ORDER BY id LIMIT 1)"),

@@ -36,6 +36,8 @@ struct ioc_engine_stats {
     uint64_t inhibited;  /* changes recorded but not published (inhibits) */
     uint64_t resolved;   /* incidents resolved by their rule */
     uint64_t silenced;   /* changes recorded but not published (silences) */
+    uint64_t escalations; /* escalation levels notified */
+    uint64_t refused;     /* control commands refused */
     uint64_t published;  /* changes handed to outputs after commit */
     uint64_t incidents_open;
     int rules;           /* rules loaded */

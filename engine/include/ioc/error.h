@@ -30,7 +30,8 @@
     X(UV, "event loop error")                                                                      \
     X(DB, "database error")                                                                        \
     X(PLUGIN, "plugin error")                                                                      \
-    X(STATE, "operation not allowed in this state")
+    X(STATE, "operation not allowed in this state")                                                \
+    X(PERM, "not allowed for this operator")
 
 enum ioc_errno {
     IOC_OK = 0,

@@ -24,6 +24,8 @@ enum ioc_opt_type {
     IOC_OPT_BOOL,     /* bool */
     IOC_OPT_DURATION, /* long long, milliseconds; written "30s", "15m" */
     IOC_OPT_SIZE,     /* long long, bytes; written "64KiB", "1MiB", or a number */
+    IOC_OPT_PATH,     /* char *, like STR; a relative path resolves against the directory
+                         of the file it was written in (defaults: the working directory) */
 };
 
 struct ioc_option {
