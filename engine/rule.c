@@ -1419,6 +1419,9 @@ static int build_index(struct ioc_ruleset *rs)
  * that opens an inhibiting incident quiets the lower rules it also matches. */
 static int inhibitors_first(const struct ioc_ruleset *rs, struct ioc_rule_list *l)
 {
+    if (l->n == 0) {
+        return 0;
+    }
     uint32_t *tmp = malloc((l->n ? l->n : 1) * sizeof *tmp);
     if (!tmp) {
         return IOC_ENOMEM;
