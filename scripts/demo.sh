@@ -54,7 +54,10 @@ sqlite3 "$DB" "SELECT 'events archived:   ' || count(*) FROM events;"
 sqlite3 "$DB" "SELECT 'rejected (' || reason || '): ' || count(*) FROM rejects GROUP BY reason;"
 sqlite3 "$DB" "SELECT 'incidents, grade ' || grade || ':  ' || count(*) FROM incidents GROUP BY grade ORDER BY grade;"
 echo
-echo "== the ten most severe incidents (ioc incidents --db $DB)"
-"$IOC" incidents --db "$DB" --format table | head -n 11
+echo "== grade 1 and 2 incidents (ioc incidents --db $DB --grade-max 2)"
+"$IOC" incidents --db "$DB" --grade-max 2 --format table
+echo
+echo "== the shift report (ioc report --db $DB)"
+"$IOC" report --db "$DB"
 echo
 echo "The database is left at $DB; try: $IOC incidents --db $DB --format json"
