@@ -105,9 +105,32 @@ int64_t ioc__wall_ms(struct ioc_engine *e)
     return (int64_t)uv_now(e->loop) + e->wall_offset;
 }
 
+/* What waits on one store batch besides its messages: the durability
+ * callbacks of the inputs that asked (reliable ingest acknowledges here). */
+struct batch_ctx {
+    struct ioc_engine *e;
+    size_t n;
+    struct durable_cb {
+        void (*cb)(void *arg, int status);
+        void *arg;
+    } cbs[];
+};
+
+static void run_durable(struct batch_ctx *bc, int status)
+{
+    for (size_t i = 0; bc && i < bc->n; i++) {
+        bc->cbs[i].cb(bc->cbs[i].arg, status);
+    }
+    free(bc);
+}
+
 static void batch_done(struct ioc_batch *b, int status, void *arg)
 {
-    struct ioc_engine *e = arg;
+    struct batch_ctx *bc = arg;
+    struct ioc_engine *e = bc->e;
+    /* Inputs learn first whether their events are durable: a failed batch
+     * is not acknowledged, so a reliable sender sends it again. */
+    run_durable(bc, status);
     if (status != 0) {
         /* Nothing was stored, so nothing is published: persist, then publish. */
         ioc_error(TAG,
@@ -134,13 +157,23 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
 
 static void flush_batch(struct ioc_engine *e)
 {
-    if (!e->batch || ioc_batch_size(e->batch) == 0 || !e->store) {
+    if (!e->batch || !e->store || (ioc_batch_size(e->batch) == 0 && e->n_durable == 0)) {
         return;
     }
     struct ioc_batch *b = e->batch;
+    struct batch_ctx *bc = malloc(sizeof *bc + e->n_durable * sizeof bc->cbs[0]);
+    if (!bc) {
+        ioc_error(TAG, "out of memory for a store batch");
+        return;
+    }
+    bc->e = e;
+    bc->n = e->n_durable;
+    memcpy(bc->cbs, e->durable, e->n_durable * sizeof bc->cbs[0]);
+    e->n_durable = 0;
     e->batch = ioc_batch_new();
-    if (ioc_store_submit(e->store, b, batch_done, e) != 0) {
+    if (ioc_store_submit(e->store, b, batch_done, bc) != 0) {
         ioc_error(TAG, "cannot hand a batch to the store");
+        run_durable(bc, IOC_EDB);
     }
     if (!e->batch) {
         ioc_error(TAG, "out of memory for the next store batch");
@@ -1109,6 +1142,26 @@ flush:
     }
 }
 
+int ioc_engine_when_durable(struct ioc_engine *e, void (*cb)(void *arg, int status), void *arg)
+{
+    if (!e->store || !e->batch) {
+        return IOC_ESTATE;
+    }
+    if (e->n_durable == e->cap_durable) {
+        size_t nc = e->cap_durable ? e->cap_durable * 2 : 16;
+        void *n = realloc(e->durable, nc * sizeof *e->durable);
+        if (!n) {
+            return IOC_ENOMEM;
+        }
+        e->durable = n;
+        e->cap_durable = nc;
+    }
+    e->durable[e->n_durable].cb = cb;
+    e->durable[e->n_durable].arg = arg;
+    e->n_durable++;
+    return 0;
+}
+
 void ioc_engine_input_done(struct ioc_engine *e, struct ioc_instance *in)
 {
     in->done = 1;
@@ -1493,6 +1546,7 @@ void ioc_engine_destroy(struct ioc_engine *e)
     }
     ioc_timers_close(&e->timers);
     ioc__silences_free(e);
+    free(e->durable);
     ioc_policies_close(&e->pol);
     ioc_map_close(&e->windows);
     free(e->wlru);

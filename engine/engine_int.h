@@ -131,6 +131,12 @@ struct ioc_engine {
     struct ioc_policies pol; /* escalation policies and operators */
     const char *actor;       /* who makes the change being recorded ("engine") */
     cJSON *extra;            /* members to add to the next recorded message, or NULL */
+    /* Durability callbacks waiting for the current batch (reliable ingest). */
+    struct durable_wait {
+        void (*cb)(void *arg, int status);
+        void *arg;
+    } *durable;
+    size_t n_durable, cap_durable;
     int live_open;
     struct ioc_map windows;   /* rule id + key -> struct wstate */
     struct wlist *wlru;       /* per rule */

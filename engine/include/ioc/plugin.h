@@ -70,5 +70,11 @@ const struct ioc_plugin *ioc_plugin_find(enum ioc_plugin_kind kind, const char *
 /* Called by inputs, on the loop thread. */
 void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len);
 void ioc_engine_input_done(struct ioc_engine *e, struct ioc_instance *in);
+/* Calls cb(arg, 0) on the loop thread once every event submitted before this
+ * call is durable in SQLite (its store batch committed), or cb(arg, IOC_EDB)
+ * when that batch failed (nothing of it is stored; send it again). Reliable
+ * inputs acknowledge their senders from cb. 0, IOC_ENOMEM or IOC_ESTATE
+ * (the engine is stopping; the callback will not run). */
+int ioc_engine_when_durable(struct ioc_engine *e, void (*cb)(void *arg, int status), void *arg);
 
 #endif
