@@ -193,6 +193,7 @@ void ioc__incident_free(struct incident *inc)
         return;
     }
     free(inc->acked_by);
+    free(inc->inhibitor);
     free(inc->cap_refs);
     free(inc->warn_headline);
     free(inc->warn_description);
@@ -249,8 +250,21 @@ static int inhibited(struct ioc_engine *e, const struct incident *inc, const str
 int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *change,
                   const struct ioc_event *ev, int64_t at, const char *reason)
 {
-    /* Inhibited and silenced changes are recorded, never published. */
-    int inhibit = ev && inc->rule && inc->rule->inhibited_by_any && inhibited(e, inc, ev);
+    /* Inhibited and silenced changes are recorded, never published. A change
+     * no event caused (an escalation, an SLA breach) follows the incident's
+     * last inhibitor while that one is still open. */
+    int inhibit = 0;
+    if (ev && inc->rule && inc->rule->inhibited_by_any) {
+        inhibit = inhibited(e, inc, ev);
+        struct incident *w = (struct incident *)inc;
+        free(w->inhibitor);
+        w->inhibitor = inhibit ? strndup(e->keybuf2, e->keybuf2_len) : NULL;
+        w->inhibitor_len = inhibit && w->inhibitor ? e->keybuf2_len : 0;
+    } else if (!ev && inc->inhibitor) {
+        const struct incident *by =
+            ioc_map_get(&e->incidents, inc->inhibitor, inc->inhibitor_len);
+        inhibit = by && ioc__incident_active(by);
+    }
     int silence = !inhibit && e->n_silences && ioc__silenced(e, inc, at);
     int quiet = inhibit || silence;
     e->seq += quiet ? 0 : 1;
@@ -383,7 +397,9 @@ static int inhibited(struct ioc_engine *e, const struct incident *inc, const str
                 continue;
             }
             size_t n = make_key_into(e->keybuf2, sizeof e->keybuf2, r, ev, NULL);
-            if (n && ioc_map_get(&e->incidents, e->keybuf2, n)) {
+            const struct incident *by = n ? ioc_map_get(&e->incidents, e->keybuf2, n) : NULL;
+            if (by && ioc__incident_active(by)) {
+                e->keybuf2_len = n;
                 return 1;
             }
         }
@@ -440,7 +456,9 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
                            int64_t at)
 {
     inc->count++;
-    if (r->corr.kind == IOC_CORR_NONE) {
+    /* Under count and aggregate, ${count} is the window's; otherwise it is
+     * the number of times the incident matched. */
+    if (r->corr.kind != IOC_CORR_COUNT && r->corr.kind != IOC_CORR_AGGREGATE) {
         m->count = inc->count;
     }
     if (at > inc->updated) {
@@ -716,12 +734,40 @@ static void sequence_step(struct ioc_engine *e, const struct ioc_rule *r,
 
 /* A key of an absent rule was seen: remember its last event and make sure a
  * timer will look at it once it has been quiet long enough. */
+static void drain_feeds(struct ioc_engine *e, const struct ioc_event *ev);
+
+/* The key of ws went quiet until `due`: open (or update) the incident, with
+ * the fields of the last event seen. */
+static void absent_fire(struct ioc_engine *e, const struct ioc_rule *r, struct wstate *ws,
+                        int64_t due)
+{
+    struct ioc_event ev;
+    char reason[256];
+    memcpy(e->keybuf, ws->key, ws->keylen);
+    e->keybuf[ws->keylen] = 0;
+    if (ioc_decoder_decode(e->dec, ws->raw, ws->raw_len, ioc__wall_ms(e), &ev, reason,
+                           sizeof reason) == 0) {
+        struct ioc_match mt = {0};
+        hit(e, r, &ev, ws->keylen, &mt, due);
+        drain_feeds(e, &ev);
+        ioc_event_clear(&ev);
+    }
+}
+
 static void absent_seen(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc_event *ev,
                         size_t klen)
 {
     struct wstate *ws = wstate_get(e, r, klen);
     if (!ws) {
         return;
+    }
+    if (ws->raw && ws->armed && ev->ts > ws->last_ts + r->corr.window_ms) {
+        /* The gap was longer than `for`, but this event came before the
+         * watermark reached the due time (within the lateness): the absence
+         * happened all the same, at its due time. */
+        absent_fire(e, r, ws, ws->last_ts + r->corr.window_ms);
+        memcpy(e->keybuf, ws->key, ws->keylen);
+        e->keybuf[ws->keylen] = 0;
     }
     if (ev->ts >= ws->last_ts || !ws->raw) {
         char *raw = malloc(ev->raw_len + 1);
@@ -836,6 +882,24 @@ static void all_satisfied(struct ioc_engine *e, const struct ioc_rule *r, struct
                                           r->near_m, since, chosen))) {
         return;
     }
+    if (r->near_m > 0) {
+        /* A member that needs N events needs N of them near this place, not
+         * only the one that completed its count. */
+        const struct ioc_geo_point *pts[256];
+        for (size_t i = 0; i < r->n_members; i++) {
+            if (r->members[i].count <= 1) {
+                continue;
+            }
+            size_t np = ioc_geo_grid_near(ws->geo, ev->lat, ev->lon, r->near_m, pts, 256);
+            int64_t have = 0;
+            for (size_t j = 0; j < np; j++) {
+                have += pts[j]->tag == i && pts[j]->ts > since;
+            }
+            if (have < r->members[i].count) {
+                return;
+            }
+        }
+    }
     struct ioc_match mt = {0};
     hit(e, r, ev, klen, &mt, at);
 }
@@ -855,9 +919,16 @@ static void all_member_event(struct ioc_engine *e, const struct ioc_rule *r,
         }
         sweep(e, r, ws);
         ioc_window_evict(&ws->mw[k], ev->ts - r->corr.window_ms);
-        if (ioc_window_push(&ws->mw[k], ev->ts, 0, 0) == 0 &&
-            ioc_window_count(&ws->mw[k]) >= mm->count) {
+        if (ioc_window_push(&ws->mw[k], ev->ts, 0, 0) != 0) {
+            continue;
+        }
+        if (ioc_window_count(&ws->mw[k]) >= mm->count) {
             all_satisfied(e, r, ws, k, ev, klen, ev->ts);
+        } else if (r->near_m > 0 && (ev->has & IOC_HAS_LOC)) {
+            /* Not enough yet, but its place counts towards the N near. */
+            struct ioc_geo_point p = {ev->lat, ev->lon, ev->ts, (uint32_t)k, 0};
+            ioc_geo_grid_expire(ws->geo, ev->ts - r->corr.window_ms);
+            ioc_geo_grid_add(ws->geo, &p);
         }
     }
 }
@@ -905,12 +976,15 @@ static void match(struct ioc_engine *e, const struct ioc_event *ev)
             }
             continue;
         }
-        if (r->corr.kind == IOC_CORR_SEQUENCE) {
-            sequence_step(e, r, ev);
-            continue;
-        }
-        if (r->corr.kind == IOC_CORR_ALL) {
-            all_member_event(e, r, ev);
+        if (r->corr.kind == IOC_CORR_SEQUENCE || r->corr.kind == IOC_CORR_ALL) {
+            if (r->corr.kind == IOC_CORR_SEQUENCE) {
+                sequence_step(e, r, ev);
+            } else {
+                all_member_event(e, r, ev);
+            }
+            if (r->resolve_when) {
+                resolve_watch(e, r, ev);
+            }
             continue;
         }
         size_t klen = make_key(e, r, ev, NULL);
@@ -955,15 +1029,7 @@ static void fire(struct ioc_engine *e, struct ioc_timer *t)
             }
             return;
         }
-        struct ioc_event ev;
-        char reason[256];
-        if (ioc_decoder_decode(e->dec, ws->raw, ws->raw_len, ioc__wall_ms(e), &ev, reason,
-                               sizeof reason) == 0) {
-            struct ioc_match mt = {0};
-            hit(e, r, &ev, t->keylen, &mt, t->due);
-            drain_feeds(e, &ev);
-            ioc_event_clear(&ev);
-        }
+        absent_fire(e, r, ws, t->due);
         /* The key went quiet: its state is done until it is seen again. */
         ws->armed = 0;
         wstate_free(e, ws);
@@ -1269,7 +1335,11 @@ static int restore_one(const struct ioc_incident_view *v, void *arg)
     inc->zone = v->zone ? strdup(v->zone) : NULL;
     inc->title = strdup(v->title ? v->title : v->rule);
     inc->fields_json = strdup(v->fields_json ? v->fields_json : "{}");
-    inc->state = strcmp(v->state, "acknowledged") == 0 ? "acknowledged" : "open";
+    inc->state = strcmp(v->state, "acknowledged") == 0 ? "acknowledged"
+                 : strcmp(v->state, "resolved") == 0   ? "resolved"
+                                                       : "open";
+    inc->esc_level = -1;
+    inc->clock_base = v->opened;
     inc->grade = v->grade;
     inc->opened = v->opened;
     inc->updated = v->updated;
@@ -1280,7 +1350,11 @@ static int restore_one(const struct ioc_incident_view *v, void *arg)
         rc->rc = IOC_ENOMEM;
         return 1;
     }
-    if (arm_resolve(e, inc, e->keybuf, n)) {
+    if (strcmp(inc->state, "resolved") == 0) {
+        /* Resolved before the restart: it may still reopen, then it closes. */
+        inc->resolved_at = v->updated;
+        ioc__on_resolved(e, inc, v->updated, e->keybuf, n);
+    } else if (arm_resolve(e, inc, e->keybuf, n)) {
         rc->rc = IOC_ENOMEM;
         return 1;
     }
@@ -1296,8 +1370,8 @@ static int restore(struct ioc_engine *e, struct ioc_diag *diag)
         return 0; /* no database yet */
     }
     e->next_id = max_id + 1;
-    static const char *const states[] = {"open", "acknowledged"};
-    for (int s = 0; s < 2; s++) {
+    static const char *const states[] = {"open", "acknowledged", "resolved"};
+    for (int s = 0; s < 3; s++) {
         struct ioc_incident_filter f = {.state = states[s]};
         struct restore_ctx ctx = {e, 0};
         rc = ioc_db_incidents(e->cfg->store.path, &f, restore_one, &ctx, err, sizeof err);

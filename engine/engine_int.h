@@ -51,6 +51,8 @@ struct incident {
     int cap_n;          /* CAP messages sent for it */
     char *cap_refs;     /* "sender,identifier,sent" of each, space-separated */
     char *warn_headline, *warn_description;
+    char *inhibitor; /* key of the incident that last inhibited it, or NULL */
+    size_t inhibitor_len;
     double lat, lon;
     int has_loc;
 };
@@ -155,6 +157,7 @@ struct ioc_engine {
 
     char keybuf[1024];
     char keybuf2[1024];
+    size_t keybuf2_len;
     /* Incident changes that feed `all` clauses, taken after the event that
      * caused them, so that feeding never runs inside another rule's match. */
     struct pending_feed {

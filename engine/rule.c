@@ -668,7 +668,10 @@ static int parse_all(struct ioc_rule *r, const struct ioc_ruleset *rs, const str
     if (!w) {
         ioc_diag_at(diag, al, "all: 'within' is required, e.g. within: 1h");
         bad = 1;
-    } else if (ioc_ynode_duration(w, &ms, diag) != 0 || ms <= 0) {
+    } else if (ioc_ynode_duration(w, &ms, diag) != 0) {
+        bad = 1;
+    } else if (ms <= 0) {
+        ioc_diag_at(diag, w, "all: 'within' must be longer than zero");
         bad = 1;
     }
     r->corr.window_ms = ms;
@@ -706,7 +709,10 @@ static int parse_all(struct ioc_rule *r, const struct ioc_ruleset *rs, const str
             }
             const struct ioc_ynode *c = ioc_ymap_get(mb, "count");
             long long v;
-            if (c && (ioc_ynode_int(c, &v, diag) != 0 || v < 1)) {
+            if (c && ioc_ynode_int(c, &v, diag) != 0) {
+                rc = IOC_ERULE;
+            } else if (c && v < 1) {
+                ioc_diag_at(diag, c, "all member: count must be at least 1");
                 rc = IOC_ERULE;
             } else if (c) {
                 mm->count = v;
@@ -754,6 +760,10 @@ static int parse_all(struct ioc_rule *r, const struct ioc_ruleset *rs, const str
         }
         r->n_members++;
     }
+    if (r->near_m > 0 && r->n_members > 16) {
+        ioc_diag_at(diag, of, "all: with near, at most 16 members");
+        bad = 1;
+    }
     return bad ? IOC_ERULE : 0;
 }
 
@@ -776,7 +786,11 @@ static int parse_resolve(struct ioc_rule *r, const struct ioc_ruleset *rs,
         return IOC_ERULE;
     }
     if (q) {
-        if (ioc_ynode_duration(q, &ms, diag) != 0 || ms <= 0) {
+        if (ioc_ynode_duration(q, &ms, diag) != 0) {
+            return IOC_ERULE;
+        }
+        if (ms <= 0) {
+            ioc_diag_at(diag, q, "resolve: 'quiet' must be longer than zero");
             return IOC_ERULE;
         }
         r->resolve_quiet_ms = ms;
@@ -1462,9 +1476,11 @@ static int resolve_refs(struct ioc_ruleset *rs, struct ioc_diag *diag)
             while (j < rs->n && strcmp(rs->rules[j].id, ref->id) != 0) {
                 j++;
             }
-            if (j == rs->n) {
+            if (j == rs->n || j == i) {
                 ioc_diag_add(diag, r->file, ref->line, ref->col,
-                             "inhibits: unknown rule '%s'", ref->id);
+                             j == i ? "inhibits: a rule cannot inhibit itself ('%s')"
+                                    : "inhibits: unknown rule '%s'",
+                             ref->id);
                 bad = 1;
             } else {
                 ref->idx = (uint32_t)j;

@@ -4,12 +4,14 @@
  * something (the table, its order, when it is stale, how an SLA clock reads)
  * is the model in engine/board.c; this file only shows it and acts on keys.
  *
- * One thread, one loop: zmq_poll on the SUB socket and on the terminal, with
- * a short timeout so the SLA clocks tick every second. Changes are applied
- * as they arrive; a gap or a restart on the stream, and a timer every minute,
- * reload the table with the control socket's "list". A failed list keeps the
- * last table on the screen, says "engine unreachable, retrying" and retries
- * every few seconds, sooner when messages show the engine is back.
+ * One thread, one loop: zmq_poll on the terminal, the SUB socket and its
+ * connection monitor, with a short timeout so the SLA clocks tick every
+ * second. Changes are applied as they arrive; a gap or a restart in the
+ * sequence numbers, a reconnect of the SUB socket (the engine restarted), and
+ * a timer every minute reload the table with the control socket's "list". A
+ * failed list keeps the last table on the screen, says "engine unreachable,
+ * retrying" and retries every few seconds, at once when the SUB socket
+ * connects again.
  *
  * Operator actions (ack, comment, resolve) are requests on the control
  * socket; the board does not change its table on a reply, it waits for the
@@ -82,6 +84,8 @@ struct board_view {
     char resync_why[128]; /* why the table is being reloaded, for the status line */
 
     bool ever_synced;
+    bool connected;      /* the SUB socket's TCP connection is up */
+    bool was_connected;  /* it has been up before: a connect is a reconnect */
     bool unreachable;    /* the last list got no answer or a refusal */
     double next_list;    /* mono ms of the next list request */
     double last_attempt; /* mono ms of the last one */
@@ -197,25 +201,23 @@ static void draw_header(struct board_view *v, double now_mono)
     }
     snprintf(left, sizeof left, " IOC board  %zu open  G1:%d G2:%d G3:%d G4:%d  engine %s  %s ",
              v->b.n, counts[1], counts[2], counts[3], counts[4], when, v->o->operator_name);
-    attrset(A_REVERSE);
-    mvhline(0, 0, ' ', COLS);
-    cell(0, 0, left, COLS, 0);
-
     const char *right = NULL;
     attr_t ra = A_REVERSE | A_BOLD;
-    if (v->unreachable) {
-        right = " ENGINE UNREACHABLE ";
+    if (v->unreachable || !v->connected) {
+        right = v->unreachable ? " ENGINE UNREACHABLE " : " DISCONNECTED ";
         ra = v->color ? COLOR_PAIR(C_ALERT) | A_BOLD : A_BOLD;
     } else if (!v->b.synced) {
         right = " reloading ";
     } else {
         right = " live ";
     }
+    /* The connection state always shows; the counts give way to it. */
     int rw = ioc_text_width(right);
-    if (rw < COLS - ioc_text_width(left)) {
-        attrset(ra);
-        cell(0, COLS - rw, right, rw, 0);
-    }
+    attrset(A_REVERSE);
+    mvhline(0, 0, ' ', COLS);
+    cell(0, 0, left, COLS - rw - 1, 0);
+    attrset(ra);
+    cell(0, COLS - rw, right, rw, 0);
 
     attrset(A_BOLD | A_UNDERLINE);
     mvhline(1, 0, ' ', COLS);
@@ -336,16 +338,22 @@ static void draw_detail(struct board_view *v, const struct layout *l, int64_t no
     }
     if (y < end) {
         x = 1;
-        pair(y, &x, "Opened", r->opened != IOC_BOARD_NO_TIME
-                                  ? cli_local_time(r->opened, t1, sizeof t1) : "?", A_NORMAL);
-        pair(y++, &x, "Updated", r->updated != IOC_BOARD_NO_TIME
-                                     ? cli_local_time(r->updated, t2, sizeof t2) : "?", A_NORMAL);
+        pair(y, &x, "Opened",
+             r->opened != IOC_BOARD_NO_TIME ? cli_local_time(r->opened, t1, sizeof t1) : "?",
+             A_NORMAL);
+        pair(y++, &x, "Updated",
+             r->updated != IOC_BOARD_NO_TIME ? cli_local_time(r->updated, t2, sizeof t2) : "?",
+             A_NORMAL);
     }
     if (y < end) {
         char sla[64], due[96], esc[128];
         enum ioc_board_sla k = ioc_board_sla_text(r, now, sla, sizeof sla);
-        if (r->sla_due != IOC_BOARD_NO_TIME) {
+        if (r->sla_due != IOC_BOARD_NO_TIME && k != IOC_BOARD_SLA_NONE) {
             snprintf(due, sizeof due, "%s (%s)", cli_local_time(r->sla_due, t1, sizeof t1), sla);
+        } else if (r->sla_due != IOC_BOARD_NO_TIME) {
+            /* No clock runs: acknowledged, in time or not. */
+            snprintf(due, sizeof due, "%s%s", cli_local_time(r->sla_due, t1, sizeof t1),
+                     r->sla_breached ? " (breached)" : "");
         } else {
             snprintf(due, sizeof due, "%s", r->sla_breached ? "breached" : "none");
         }
@@ -478,8 +486,9 @@ static void draw_bottom(struct board_view *v, const struct layout *l)
     mvhline(l->keys_y, 0, ' ', COLS);
     if (v->mode == MODE_PROMPT) {
         char label[96];
-        snprintf(label, sizeof label, "%s #%lld: ",
-                 v->prompt == PROMPT_COMMENT ? "comment on" : "resolve, reason for", v->prompt_id);
+        snprintf(label, sizeof label,
+                 "%s #%lld: ", v->prompt == PROMPT_COMMENT ? "comment on" : "resolve, reason for",
+                 v->prompt_id);
         attrset(A_BOLD);
         cell(l->keys_y, 0, label, COLS - 1, 0);
         attrset(A_NORMAL);
@@ -493,8 +502,7 @@ static void draw_bottom(struct board_view *v, const struct layout *l)
         return;
     }
     attrset(A_REVERSE);
-    cell(l->keys_y, 0,
-         " up/down select   a ack   c comment   r resolve   ? help   q quit ",
+    cell(l->keys_y, 0, " up/down select   a ack   c comment   r resolve   ? help   q quit ",
          COLS - 1, COLS - 1);
     attrset(A_NORMAL);
 }
@@ -595,9 +603,8 @@ static void load_list(struct board_view *v)
     if (rc != 0) {
         v->unreachable = true;
         v->next_list = now + RETRY_MS;
-        set_status(v, ST_ERROR, "engine unreachable at %s (%s), retrying every %d s",
-                   v->o->control, rc == CLI_CTL_TIMEOUT ? "no answer" : "bad reply",
-                   RETRY_MS / 1000);
+        set_status(v, ST_ERROR, "engine unreachable at %s (%s), retrying every %d s", v->o->control,
+                   rc == CLI_CTL_TIMEOUT ? "no answer" : "bad reply", RETRY_MS / 1000);
         goto done;
     }
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
@@ -661,8 +668,8 @@ static void act(struct board_view *v, const char *op, long long id, const char *
     } else {
         static const struct {
             const char *op, *done;
-        } said[] = {{"ack", "acknowledged"}, {"comment", "comment added to"},
-                    {"resolve", "resolved"}};
+        } said[] = {
+            {"ack", "acknowledged"}, {"comment", "comment added to"}, {"resolve", "resolved"}};
         const char *done = op;
         for (size_t i = 0; i < sizeof said / sizeof said[0]; i++) {
             if (strcmp(said[i].op, op) == 0) {
@@ -681,14 +688,15 @@ done:
 static void notice(struct board_view *v, const char *body, size_t len)
 {
     cJSON *m = cJSON_ParseWithLength(body, len);
-    const cJSON *info = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(m, "alert"), "info");
+    const cJSON *info =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "alert"), "info");
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(info, "headline");
     const cJSON *area = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(info, "area"), "areaDesc");
     set_status(v, ST_INFO, "public warning published: %s%s%s%s",
-               cJSON_IsString(h) ? h->valuestring : "(no headline)", cJSON_IsString(area) ? " (" : "",
-               cJSON_IsString(area) ? area->valuestring : "", cJSON_IsString(area) ? ")" : "");
+               cJSON_IsString(h) ? h->valuestring : "(no headline)",
+               cJSON_IsString(area) ? " (" : "", cJSON_IsString(area) ? area->valuestring : "",
+               cJSON_IsString(area) ? ")" : "");
     cJSON_Delete(m);
 }
 
@@ -731,6 +739,36 @@ static int drain(struct board_view *v)
         }
     }
     return got < 0 && errno != EINTR && errno != EAGAIN ? -1 : 0;
+}
+
+/* Follows the SUB socket's connection. A reconnect means the engine (or the
+ * network) went away and came back: whatever was published meanwhile is lost
+ * to us, and a restarted engine may number from the start again, so the
+ * table is reloaded whatever the sequence numbers say. */
+static void connection_events(struct board_view *v)
+{
+    int ev;
+    while ((ev = cli_sub_event(v->sub)) != 0) {
+        double now = cli_mono_ms();
+        if (ev == CLI_SUB_DISCONNECTED && v->connected) {
+            v->connected = false;
+            set_status(v, ST_ERROR, "lost the connection to %s; reconnecting", v->o->endpoint);
+            v->next_list = now; /* find out at once whether the engine is gone */
+        } else if (ev == CLI_SUB_CONNECTED) {
+            bool again = v->was_connected;
+            v->connected = v->was_connected = true;
+            if (again) {
+                ioc_board_unsync(&v->b);
+                snprintf(v->resync_why, sizeof v->resync_why, "reconnected to %s", v->o->endpoint);
+                set_status(v, ST_INFO, "%s; reloading", v->resync_why);
+            }
+            /* Also the first time when the first list came before the
+             * connection: what was published in between never reached us. */
+            if (again || v->unreachable || v->ever_synced) {
+                v->next_list = now;
+            }
+        }
+    }
 }
 
 /* ---- Keys ---------------------------------------------------------------- */
@@ -961,16 +999,18 @@ int cli_board_run(struct cli_sub *sub, const struct cli_board_opts *o)
             load_list(&v);
         }
         draw(&v);
-        zmq_pollitem_t items[2] = {
-            {.socket = cli_sub_socket(sub), .events = ZMQ_POLLIN},
+        zmq_pollitem_t items[3] = {
             {.socket = NULL, .fd = STDIN_FILENO, .events = ZMQ_POLLIN},
+            {.socket = cli_sub_socket(sub), .events = ZMQ_POLLIN},
+            {.socket = cli_sub_monitor(sub), .events = ZMQ_POLLIN},
         };
+        int nitems = items[2].socket ? 3 : 2;
         long wait = TICK_MS;
         double until_list = v.next_list - cli_mono_ms();
         if (until_list < wait) {
             wait = until_list > 0 ? (long)ceil(until_list) : 0;
         }
-        if (zmq_poll(items, 2, wait) < 0 && errno != EINTR) {
+        if (zmq_poll(items, nitems, wait) < 0 && errno != EINTR) {
             cli_fail("console", "poll failed: %s", zmq_strerror(errno));
             goto fail;
         }
@@ -978,6 +1018,7 @@ int cli_board_run(struct cli_sub *sub, const struct cli_board_opts *o)
         if (read_keys(&v)) {
             break;
         }
+        connection_events(&v);
         if (drain(&v) < 0) {
             set_status(&v, ST_ERROR, "receive failed: %s", zmq_strerror(errno));
         }

@@ -130,11 +130,19 @@ int cli_push_close(struct cli_push *p);
  * cap.*; it reconnects by itself when the engine restarts. */
 struct cli_sub;
 
-/* Connects; returns CLI_OK with *out, else CLI_USAGE (endpoint not usable) or
- * CLI_FAIL, with the message printed. */
-int cli_sub_open(const char *cmd, const char *endpoint, struct cli_sub **out);
+/* Connects; with watch, also reports the connection coming and going (see
+ * cli_sub_event). Returns CLI_OK with *out, else CLI_USAGE (endpoint not
+ * usable) or CLI_FAIL, with the message printed. */
+int cli_sub_open(const char *cmd, const char *endpoint, bool watch, struct cli_sub **out);
 /* The socket, for zmq_poll. */
 void *cli_sub_socket(struct cli_sub *s);
+/* The socket that signals connection events, for zmq_poll; NULL unwatched. */
+void *cli_sub_monitor(struct cli_sub *s);
+enum { CLI_SUB_CONNECTED = 1, CLI_SUB_DISCONNECTED = 2 };
+/* The next connection event without waiting: CLI_SUB_CONNECTED (the TCP
+ * connection to the engine is up, again after a restart),
+ * CLI_SUB_DISCONNECTED, -1 for another event, 0 when none is waiting. */
+int cli_sub_event(struct cli_sub *s);
 /* The next whole message without waiting: 1 with its topic (NUL-terminated)
  * and body (len bytes, not terminated), both valid until the next call; 0
  * when none is waiting; -1 on error (errno kept). */

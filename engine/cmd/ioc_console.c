@@ -129,7 +129,7 @@ static void line_change(void *state, const struct console_change *ch)
         fputs(col, stdout);
     }
     printf("%s  ", when);
-    cli_put_cell(stdout, ch->change ? ch->change : "?", 12, 13);
+    cli_put_cell(stdout, ch->change ? ch->change : "?", 16, 17); /* "warning_approved" */
     if (ch->grade > 0) {
         printf("G%d  ", ch->grade);
     } else {
@@ -320,11 +320,28 @@ static void handle_message(const char *topic, const char *body, size_t len, stru
 struct cli_sub {
     void *ctx;
     void *sock;
+    void *monitor;         /* PAIR receiving the SUB socket's connection events; NULL unwatched */
     zmq_msg_t topic, body; /* the last message received */
     char topic_text[256];
 };
 
-int cli_sub_open(const char *cmd, const char *endpoint, struct cli_sub **out)
+/* Connection events come from a socket monitor: an inproc PAIR that ZeroMQ
+ * feeds with one two-frame message per event. Only connects and disconnects
+ * are asked for, so the queue stays short even when nobody reads it. */
+static int watch_connection(struct cli_sub *s)
+{
+    char addr[64];
+    int linger = 0;
+    snprintf(addr, sizeof addr, "inproc://console-monitor-%p", (void *)s);
+    if (zmq_socket_monitor(s->sock, addr, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(s->monitor = zmq_socket(s->ctx, ZMQ_PAIR))) {
+        return -1;
+    }
+    zmq_setsockopt(s->monitor, ZMQ_LINGER, &linger, sizeof linger);
+    return zmq_connect(s->monitor, addr);
+}
+
+int cli_sub_open(const char *cmd, const char *endpoint, bool watch, struct cli_sub **out)
 {
     static const char *const prefixes[] = {TOPIC_PREFIX, CAP_PREFIX};
     int rc = CLI_FAIL, linger = 0;
@@ -346,6 +363,10 @@ int cli_sub_open(const char *cmd, const char *endpoint, struct cli_sub **out)
             goto fail;
         }
     }
+    if (watch && watch_connection(s) != 0) {
+        cli_fail(cmd, "cannot watch the SUB socket's connection: %s", zmq_strerror(errno));
+        goto fail;
+    }
     if (zmq_connect(s->sock, endpoint) != 0) {
         rc = cli_usage_error(cmd, "cannot use endpoint '%s': %s", endpoint, zmq_strerror(errno));
         goto fail;
@@ -361,6 +382,42 @@ fail:
 void *cli_sub_socket(struct cli_sub *s)
 {
     return s->sock;
+}
+
+void *cli_sub_monitor(struct cli_sub *s)
+{
+    return s->monitor;
+}
+
+int cli_sub_event(struct cli_sub *s)
+{
+    zmq_msg_t ev, addr;
+    int kind = 0, more = 0;
+    size_t sz = sizeof more;
+    if (!s->monitor) {
+        return 0;
+    }
+    zmq_msg_init(&ev);
+    zmq_msg_init(&addr);
+    if (zmq_msg_recv(&ev, s->monitor, ZMQ_DONTWAIT) >= 0) {
+        /* Frame 1: a 16-bit event and a 32-bit value; frame 2: the address. */
+        if (zmq_msg_size(&ev) >= 2) {
+            uint16_t e;
+            memcpy(&e, zmq_msg_data(&ev), sizeof e);
+            kind = e == ZMQ_EVENT_CONNECTED      ? CLI_SUB_CONNECTED
+                   : e == ZMQ_EVENT_DISCONNECTED ? CLI_SUB_DISCONNECTED
+                                                 : -1;
+        }
+        if (zmq_getsockopt(s->monitor, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+            zmq_msg_recv(&addr, s->monitor, 0);
+        }
+        if (kind == 0) {
+            kind = -1; /* an event, just not one we name */
+        }
+    }
+    zmq_msg_close(&ev);
+    zmq_msg_close(&addr);
+    return kind;
 }
 
 /* Reads one whole multipart message: the topic frame, then the body; extra
@@ -418,7 +475,11 @@ void cli_sub_close(struct cli_sub *s)
     zmq_msg_close(&s->topic);
     zmq_msg_close(&s->body);
     if (s->sock) {
+        zmq_socket_monitor(s->sock, NULL, 0);
         zmq_close(s->sock);
+    }
+    if (s->monitor) {
+        zmq_close(s->monitor);
     }
     if (s->ctx) {
         while (zmq_ctx_term(s->ctx) != 0 && errno == EINTR) {
@@ -475,14 +536,10 @@ static int run_lines(struct cli_sub *sub, long long max_count, double idle_s)
 int cli_cmd_console(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'},
-        {"control", required_argument, NULL, 'C'},
-        {"operator", required_argument, NULL, 'o'},
-        {"lines", no_argument, NULL, 'l'},
-        {"count", required_argument, NULL, 'n'},
-        {"idle-exit", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'}, {"control", required_argument, NULL, 'C'},
+        {"operator", required_argument, NULL, 'o'}, {"lines", no_argument, NULL, 'l'},
+        {"count", required_argument, NULL, 'n'},    {"idle-exit", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER");
     struct cli_board_opts bo = {
@@ -538,15 +595,18 @@ int cli_cmd_console(int argc, char **argv)
         return cli_usage_error("console", "unexpected argument '%s'", argv[optind]);
     }
 
+    /* Signals are caught before the socket connects: a publisher may see the
+     * subscription, and stop the console, at once. */
+    cli_use_engine_timezone();
+    cli_catch_stop_signals();
     struct cli_sub *sub = NULL;
-    int rc = cli_sub_open("console", bo.endpoint, &sub);
+    bool board = !lines && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    int rc = cli_sub_open("console", bo.endpoint, board, &sub);
     if (rc != CLI_OK) {
         return rc;
     }
-    cli_use_engine_timezone();
-    cli_catch_stop_signals();
     /* The board needs a terminal to draw on and one to read keys from. */
-    if (!lines && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+    if (board) {
         bo.color = !getenv("NO_COLOR");
         rc = cli_board_run(sub, &bo);
     } else {

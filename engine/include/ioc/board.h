@@ -47,11 +47,11 @@ struct ioc_board_row {
     const char *grade_name;
     const char *state; /* "open", "acknowledged"; never NULL ("?" when missing) */
     const char *rule, *title, *zone, *category, *escalation, *acked_by;
-    const struct cJSON *key; /* object of key field -> value */
-    const struct cJSON *sop; /* array of strings: the checklist */
-    const char *warning_state;     /* public warning: pending, published, cancelled */
+    const struct cJSON *key;             /* object of key field -> value */
+    const struct cJSON *sop;             /* array of strings: the checklist */
+    const char *warning_state;           /* public warning: pending, published, cancelled */
     const struct cJSON *warning_approve; /* array of roles that must approve */
-    int64_t opened, updated, sla_due; /* event time, ms */
+    int64_t opened, updated, sla_due;    /* event time, ms */
     bool sla_breached;
     int escalation_level; /* -1: not escalated */
     long long count;
