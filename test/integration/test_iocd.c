@@ -559,3 +559,41 @@ TEST(silence_mutes_publishing_never_recording_and_survives_a_restart)
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
     iocd_close(&d);
 }
+
+TEST(live_clock_notices_a_silent_sensor_without_new_events)
+{
+    struct iocd d;
+    iocd_prepare(&d,
+                 "rules:\n"
+                 "  - id: test.probe\n"
+                 "    when: source == \"system\" && type == \"probe\"\n"
+                 "    key: [id]\n"
+                 "    grade: 4\n"
+                 "  - id: sensor.silent\n"
+                 "    when: source == \"sensor\"\n"
+                 "    key: [device]\n"
+                 "    absent: {for: 2s}\n"
+                 "    grade: 4\n",
+                 NULL);
+    /* A short lateness so the live clock passes the due time quickly. */
+    char *cfg = h_read(d.cfg);
+    char *at = strstr(cfg, "lateness: 5s");
+    REQUIRE(at);
+    memcpy(at, "lateness: 1s", 12);
+    h_write(d.cfg, cfg);
+    free(cfg);
+    REQUIRE(iocd_start(&d) == 0);
+    iocd_connect(&d);
+    iocd_sync(&d);
+    /* The probe's event time is the day's start; the sensor reports once,
+     * a minute later, and then nothing arrives at all. */
+    send_str(&d, LEVEL("lv-1", "2026-02-11T00:01:00+07:00", "S1", "0.3"));
+    CHECK_EQ_INT(h_wait_sql(d.db, "SELECT count(*) FROM incidents WHERE rule = 'sensor.silent'",
+                            1, 20000),
+                 1);
+    /* Opened at its due event time, last seen + 2 s, whichever clock noticed. */
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT opened FROM incidents WHERE rule = 'sensor.silent'"),
+                 1770742862000LL);
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    iocd_close(&d);
+}
