@@ -38,26 +38,34 @@ static void publish_cap(struct ioc_engine *e, struct incident *inc, const char *
 
 /* A change at `at` is silenced when an operator's silence covers its rule,
  * key and zone at that event time. */
+/* Whether silence s covers the incident at event time `at`; *key caches the
+ * parsed incident key across calls (the caller deletes it). */
+static int covers(const struct silence *s, const struct incident *inc, int64_t at, cJSON **key)
+{
+    if (at < s->starts || at >= s->ends || (s->rule && strcmp(s->rule, inc->rule_id)) ||
+        (s->zone && (!inc->zone || strcmp(s->zone, inc->zone)))) {
+        return 0;
+    }
+    if (s->key) {
+        if (!*key) {
+            *key = cJSON_Parse(inc->key_json ? inc->key_json : "{}");
+        }
+        for (const cJSON *f = s->key->child; f; f = f->next) {
+            const cJSON *g = cJSON_GetObjectItemCaseSensitive(*key, f->string);
+            if (!g || !cJSON_Compare(f, g, true)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 int ioc__silenced(const struct ioc_engine *e, const struct incident *inc, int64_t at)
 {
     cJSON *key = NULL;
     int hit = 0;
     for (size_t i = 0; i < e->n_silences && !hit; i++) {
-        const struct silence *s = &e->silences[i];
-        if (at < s->starts || at >= s->ends || (s->rule && strcmp(s->rule, inc->rule_id)) ||
-            (s->zone && (!inc->zone || strcmp(s->zone, inc->zone)))) {
-            continue;
-        }
-        hit = 1;
-        if (s->key) {
-            if (!key) {
-                key = cJSON_Parse(inc->key_json ? inc->key_json : "{}");
-            }
-            for (const cJSON *f = s->key->child; f && hit; f = f->next) {
-                const cJSON *g = cJSON_GetObjectItemCaseSensitive(key, f->string);
-                hit = g && cJSON_Compare(f, g, true);
-            }
-        }
+        hit = covers(&e->silences[i], inc, at, &key);
     }
     cJSON_Delete(key);
     return hit;
@@ -150,6 +158,20 @@ static int control_silence(struct ioc_engine *e, const cJSON *req, cJSON *reply)
     int rc = silence_add(e, &row);
     if (!rc) {
         rc = ioc_batch_silence(e->batch, &row);
+    }
+    /* Each open incident it covers gets a "silenced" change, published
+     * before the silence takes hold, so the consoles know why it goes quiet. */
+    const struct silence *added = rc ? NULL : &e->silences[e->n_silences - 1];
+    struct silence hold = added ? *added : (struct silence){0};
+    void *v;
+    for (size_t it = 0; added && ioc_map_next(&e->incidents, &it, NULL, NULL, &v);) {
+        cJSON *k = NULL;
+        if (ioc__incident_active(v) && covers(&hold, v, now, &k)) {
+            e->n_silences--; /* not yet in force for its own announcement */
+            change(e, v, "silenced", now, who, reason, NULL);
+            e->n_silences++;
+        }
+        cJSON_Delete(k);
     }
     free(key_json);
     if (rc) {

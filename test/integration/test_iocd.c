@@ -597,3 +597,26 @@ TEST(live_clock_notices_a_silent_sensor_without_new_events)
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
     iocd_close(&d);
 }
+
+TEST(silencing_an_open_incident_is_one_change_in_its_log)
+{
+    struct iocd d;
+    iocd_prepare(&d, NULL, NULL);
+    REQUIRE(iocd_start(&d) == 0);
+    iocd_connect(&d);
+    iocd_sync(&d);
+    send_str(&d, LEVEL("sl-1", "2026-02-11T07:00:00+07:00", "Z9G", "1.7"));
+    REQUIRE(h_wait_sql(d.db, "SELECT count(*) FROM incidents WHERE key LIKE '%Z9G%'", 1, 10000) ==
+            1);
+    char cmd[512], out[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s silence --zone Z3 --for 1h --reason 'drill' --operator sup1 --endpoint "
+             "tcp://127.0.0.1:%d 2>&1",
+             IOC_BIN, d.control_port);
+    CHECK_EQ_INT(run_capture(cmd, out, sizeof out), 0);
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    CHECK_EQ_INT(h_sql_int(d.db, "SELECT count(*) FROM incident_log WHERE action = 'silenced' "
+                                 "AND actor = 'sup1' AND reason = 'drill'"),
+                 1);
+    iocd_close(&d);
+}
