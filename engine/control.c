@@ -260,6 +260,21 @@ static bool scan_digits(struct scan *p)
     return p->i > start;
 }
 
+/* The four hex digits of a \u escape into *unit; on a bad digit, false with
+ * p->i on it. */
+static bool scan_hex4(struct scan *p, unsigned *unit)
+{
+    *unit = 0;
+    for (int k = 0; k < 4; k++, p->i++) {
+        unsigned char c = p->i < p->len ? p->s[p->i] : 0;
+        if (!c || !strchr("0123456789abcdefABCDEF", c)) {
+            return false;
+        }
+        *unit = *unit * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return true;
+}
+
 static bool scan_string(struct scan *p)
 {
     if (!scan_char(p, '"')) {
@@ -282,17 +297,37 @@ static bool scan_string(struct scan *p)
             p->i++;
         } else if (scan_char(p, 'u')) {
             size_t hex = p->i;
-            for (int k = 0; k < 4; k++, p->i++) {
-                if (p->i >= p->len || !p->s[p->i] ||
-                    !strchr("0123456789abcdefABCDEF", p->s[p->i])) {
-                    return false;
-                }
+            unsigned unit;
+            if (!scan_hex4(p, &unit)) {
+                return false;
             }
-            if (memcmp(p->s + hex, "0000", 4) == 0) {
+            if (unit == 0) {
                 /* cJSON would cut the string there: "reload\u0000x" must not
                  * read as "reload". */
                 p->i = hex;
                 return false;
+            }
+            /* cJSON refuses a UTF-16 surrogate that is not half of a pair (a
+             * low half alone, a high half without \u and a low half after
+             * it); passed on, it made the module answer "out of memory". */
+            if (unit >= 0xDC00 && unit <= 0xDFFF) {
+                p->i = hex;
+                return false;
+            }
+            if (unit >= 0xD800 && unit <= 0xDBFF) {
+                size_t low = p->i;
+                if (!scan_char(p, '\\') || !scan_char(p, 'u')) {
+                    p->i = low;
+                    return false;
+                }
+                hex = p->i;
+                if (!scan_hex4(p, &unit)) {
+                    return false;
+                }
+                if (unit < 0xDC00 || unit > 0xDFFF) {
+                    p->i = hex;
+                    return false;
+                }
             }
         } else {
             return false;

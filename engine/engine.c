@@ -440,12 +440,13 @@ static int open_incident(struct ioc_engine *e, const struct ioc_rule *r, const s
         return IOC_ENOMEM;
     }
     e->stats.opened++;
+    /* keybuf is rebuilt on the way: keep the key for the timers. */
+    char key[sizeof e->keybuf];
+    memcpy(key, e->keybuf, keylen);
+    ioc__before_opened(e, inc, ev, key, keylen);
     int rc = ioc__record(e, inc, "opened", ev, at, NULL);
     if (rc == 0) {
-        /* keybuf is rebuilt on the way: keep the key for the timers. */
-        char key[sizeof e->keybuf];
-        memcpy(key, e->keybuf, keylen);
-        ioc__on_opened(e, inc, ev, key, keylen);
+        ioc__on_opened(e, inc);
         rc = arm_resolve(e, inc, key, keylen);
     }
     return rc;
@@ -1354,9 +1355,12 @@ static int restore_one(const struct ioc_incident_view *v, void *arg)
         /* Resolved before the restart: it may still reopen, then it closes. */
         inc->resolved_at = v->updated;
         ioc__on_resolved(e, inc, v->updated, e->keybuf, n);
-    } else if (arm_resolve(e, inc, e->keybuf, n)) {
-        rc->rc = IOC_ENOMEM;
-        return 1;
+    } else {
+        ioc__on_restored(e, inc, e->keybuf, n);
+        if (arm_resolve(e, inc, e->keybuf, n)) {
+            rc->rc = IOC_ENOMEM;
+            return 1;
+        }
     }
     return 0;
 }

@@ -185,8 +185,10 @@ void ioc__resolve(struct ioc_engine *e, struct incident *inc, const char *key, s
 /* The incident as consoles see it (published messages and `list`). */
 cJSON *ioc__incident_json(const struct ioc_engine *e, const struct incident *inc);
 /* After the engine opened, reopened, graded or resolved an incident. */
-void ioc__on_opened(struct ioc_engine *e, struct incident *inc, const struct ioc_event *ev,
-                    const char *key, size_t klen);
+void ioc__before_opened(struct ioc_engine *e, struct incident *inc, const struct ioc_event *ev,
+                        const char *key, size_t klen);
+void ioc__on_opened(struct ioc_engine *e, struct incident *inc);
+void ioc__on_restored(struct ioc_engine *e, struct incident *inc, const char *key, size_t klen);
 void ioc__on_reopened(struct ioc_engine *e, struct incident *inc, int64_t at, const char *key,
                       size_t klen);
 void ioc__on_graded(struct ioc_engine *e, struct incident *inc, int64_t at, const char *key,

@@ -663,9 +663,11 @@ static char *render_tpl(const struct ioc_tpl *t, const struct ioc_event *ev)
     return strdup(buf);
 }
 
-void ioc__on_opened(struct ioc_engine *e, struct incident *inc, const struct ioc_event *ev,
-                    const char *key, size_t klen)
+void ioc__before_opened(struct ioc_engine *e, struct incident *inc, const struct ioc_event *ev,
+                        const char *key, size_t klen)
 {
+    /* The clocks start before the "opened" change is written, so that its
+     * message already carries the SLA due time. */
     start_clocks(e, inc, inc->opened, key, klen);
     if (ev->has & IOC_HAS_LOC) {
         inc->lat = ev->lat;
@@ -678,7 +680,40 @@ void ioc__on_opened(struct ioc_engine *e, struct incident *inc, const struct ioc
         inc->warn_headline = render_tpl(&inc->rule->pw.headline, ev);
         inc->warn_description = render_tpl(&inc->rule->pw.description, ev);
         inc->warning = WARN_PENDING;
+    }
+}
+
+void ioc__on_opened(struct ioc_engine *e, struct incident *inc)
+{
+    if (inc->warning == WARN_PENDING) {
         change(e, inc, "warning_pending", inc->opened, "engine", "awaiting approval", NULL);
+    }
+}
+
+void ioc__on_restored(struct ioc_engine *e, struct incident *inc, const char *key, size_t klen)
+{
+    /* The clocks of an incident restored after a restart, as far as the
+     * database tells: levels due by its last update are taken as notified. */
+    int64_t sla = ack_within(e, inc->grade);
+    inc->esc_level = -1;
+    inc->sla_due = sla ? inc->clock_base + sla : 0;
+    inc->sla_breached = inc->sla_due && inc->sla_due <= inc->updated;
+    if (strcmp(inc->state, "open") != 0) {
+        return;
+    }
+    if (inc->sla_due && !inc->sla_breached) {
+        add_timer(e, inc->sla_due, TIMER_SLA, inc, key, klen);
+    }
+    inc->policy = inc->rule && inc->rule->escalation
+                      ? ioc_policy_find(&e->pol, inc->rule->escalation)
+                      : NULL;
+    const struct ioc_policy *p = inc->policy;
+    for (size_t i = 0; p && i < p->n; i++) {
+        if (inc->clock_base + p->levels[i].after_ms > inc->updated) {
+            add_timer(e, inc->clock_base + p->levels[i].after_ms, TIMER_ESCALATE, inc, key, klen);
+            break;
+        }
+        inc->esc_level = (int)i;
     }
 }
 

@@ -172,7 +172,10 @@ static struct layout layout(const struct board_view *v)
 {
     struct layout l = {.list_y = 2, .status_y = LINES - 2, .keys_y = LINES - 1};
     int room = LINES - 4; /* header, column names, status, keys */
-    int want = v->b.n > 0 ? detail_lines(&v->b.rows[v->sel]) : 0;
+    /* The selection may point past the end until fix_selection runs: an
+     * incident left the board. */
+    size_t sel = v->sel < v->b.n ? v->sel : v->b.n - 1;
+    int want = v->b.n > 0 ? detail_lines(&v->b.rows[sel]) : 0;
     /* The detail pane takes at most half the room, and only when at least
      * three incident lines are left above it. */
     int dh = want < room / 2 ? want : room / 2;
@@ -372,18 +375,19 @@ static void draw_detail(struct board_view *v, const struct layout *l, int64_t no
     if (y < end && r->warning_state) {
         size_t used = (size_t)snprintf(buf, sizeof buf, "%s", r->warning_state);
         const cJSON *role;
-        bool first = true;
-        cJSON_ArrayForEach(role, r->warning_approve)
+        bool first = true, pending = strcmp(r->warning_state, "pending") == 0;
+        /* Who must approve matters only while it waits for them. */
+        const cJSON *approvers = pending ? r->warning_approve : NULL;
+        cJSON_ArrayForEach(role, approvers)
         {
             if (cJSON_IsString(role) && used < sizeof buf) {
                 used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s",
-                                         first ? ", approval by " : ", ", role->valuestring);
+                                         first ? ", needs approval by " : ", ", role->valuestring);
                 first = false;
             }
         }
         x = 1;
-        pair(y++, &x, "Public warning", buf,
-             strcmp(r->warning_state, "pending") == 0 ? grade_attr(v, 2) : A_NORMAL);
+        pair(y++, &x, "Public warning", buf, pending ? grade_attr(v, 2) : A_NORMAL);
     }
     if (y < end && r->sop && cJSON_GetArraySize(r->sop) > 0) {
         attrset(A_BOLD);

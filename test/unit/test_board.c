@@ -38,8 +38,8 @@ static enum ioc_board_step send_change(struct ioc_board *b, long long seq, const
                                        char *inc)
 {
     char buf[2048];
-    snprintf(buf, sizeof buf, "{\"seq\":%lld,\"change\":\"%s\",\"at\":\"%s\",\"incident\":%s}",
-             seq, change, T0, inc);
+    snprintf(buf, sizeof buf, "{\"seq\":%lld,\"change\":\"%s\",\"at\":\"%s\",\"incident\":%s}", seq,
+             change, T0, inc);
     free(inc);
     return ioc_board_receive(b, TOPIC, buf, strlen(buf), 0);
 }
@@ -48,9 +48,8 @@ static enum ioc_board_step send_change(struct ioc_board *b, long long seq, const
 static void load(struct ioc_board *b, long long seq, char **incs, int n)
 {
     char buf[8192];
-    size_t used = (size_t)snprintf(buf, sizeof buf,
-                                   "{\"ok\":true,\"seq\":%lld,\"now\":\"%s\",\"incidents\":[", seq,
-                                   T0);
+    size_t used = (size_t)snprintf(
+        buf, sizeof buf, "{\"ok\":true,\"seq\":%lld,\"now\":\"%s\",\"incidents\":[", seq, T0);
     for (int i = 0; i < n; i++) {
         used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", i ? "," : "", incs[i]);
         free(incs[i]);
@@ -67,7 +66,7 @@ TEST(sorted_by_grade_then_oldest_first)
     struct ioc_board b;
     ioc_board_init(&b);
     char *incs[] = {
-        incident(1, 3, "open", 0, 60), incident(2, 1, "acknowledged", 20, 25),
+        incident(1, 3, "open", 0, 60),  incident(2, 1, "acknowledged", 20, 25),
         incident(3, 1, "open", 10, 15), incident(4, 4, "open", -30, 0),
         incident(5, 3, "open", -5, 55), incident(6, 2, "resolved", 0, 15),
     };

@@ -12,7 +12,8 @@
  * Every reply is a JSON object with a boolean "ok" first; when ok is false it
  * also has a string "error". The module answers by itself, without calling the
  * handler, for:
- *   - a body that is not strict JSON (RFC 8259; no \u0000, nesting up to 64):
+ *   - a body that is not strict JSON (RFC 8259; no \u0000 or unpaired
+ *     surrogate escapes, nesting up to 64):
  *                                        "invalid JSON at byte N", N from 0, the
  *                                        first byte that cannot continue the text
  *   - not an object, or "op" missing or not a string:
