@@ -2,9 +2,11 @@
 # fresh Debian 12 machine: they install what is missing first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build build-asan demo test test-fast bench clean format
+.PHONY: all deps build build-asan demo test test-fast bench fuzz clean format
 
 all: build
 
@@ -22,7 +24,8 @@ build-asan: deps
 demo: build
 	@sh scripts/demo.sh $(BUILD)
 
-# Every test, in the normal build and under AddressSanitizer + UBSan.
+# Every test, in the normal build and under AddressSanitizer + UBSan. Fuzzing is brief here:
+# test_fuzz_regressions replays the seed corpora and every kept crash input (fuzz/README.md).
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -32,12 +35,20 @@ test: build build-asan
 bench: build
 	@sh bench/run.sh $(BUILD)
 
+# libFuzzer harnesses (fuzz/README.md), FUZZ_SECONDS each; fails on any crash. Installs clang
+# on demand: `make test` never needs it (it replays the corpora and crash inputs instead).
+fuzz:
+	@sh scripts/deps.sh fuzz
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIOC_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh $(FUZZ_BUILD)
+
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 format:
 	clang-format -i engine/*.c engine/*.h engine/include/ioc/*.h engine/cmd/*.c plugins/*/*.c \
-	  test/*.h test/*/*.c bench/*.c
+	  test/*.h test/*/*.c bench/*.c fuzz/*.c fuzz/*.h

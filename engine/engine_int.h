@@ -131,6 +131,8 @@ struct ioc_engine {
     size_t n_silences;
     int64_t next_silence_id;
     struct ioc_policies pol; /* escalation policies and operators */
+    int replaying;           /* rebuilding state from the archive: write nothing */
+    int64_t archived;        /* events accepted since the archive began */
     const char *actor;       /* who makes the change being recorded ("engine") */
     cJSON *extra;            /* members to add to the next recorded message, or NULL */
     /* Durability callbacks waiting for the current batch (reliable ingest). */

@@ -256,7 +256,9 @@ static bool eval_cmp(const struct ioc_expr *x, const struct node *n, const struc
 static bool in_set(const struct ioc_expr *x, const struct set *s, struct ioc_value v)
 {
     size_t lo = 0, hi;
-    if (v.t == IOC_V_STR) {
+    /* A set without strings (or numbers) may belong to an expression that has
+     * no such array at all: no pointer is formed into it. */
+    if (v.t == IOC_V_STR && s->ns > 0) {
         const struct sref *a = x->set_strs + s->s0;
         hi = s->ns;
         while (lo < hi) {
@@ -271,7 +273,7 @@ static bool in_set(const struct ioc_expr *x, const struct set *s, struct ioc_val
                 hi = mid;
             }
         }
-    } else if (v.t == IOC_V_NUM) {
+    } else if (v.t == IOC_V_NUM && s->nn > 0) {
         const double *a = x->set_nums + s->n0;
         hi = s->nn;
         while (lo < hi) {
@@ -1033,6 +1035,117 @@ static int parse_list_ref(struct parser *p, uint32_t *set_idx)
     return next(p);
 }
 
+/* Limit on regex_check(). Far above what a rule needs ([0-9]{3}-[0-9]{4} is
+ * 9), and low enough that the worst regex under it takes regcomp a few MB and
+ * tens of milliseconds, so a rule file full of them still loads. */
+#define RE_MAX_COST 1000.0
+
+/* Reads a bound {n}, {n,}, {n,m} or {,m} at s (just past the '{'); returns
+ * the end past the '}' and the copies it spells out in *times, or NULL when
+ * it is not a bound (regcomp then judges the '{'). */
+static const char *regex_bound(const char *s, double *times)
+{
+    char *end = (char *)s;
+    double n = 0, m;
+    if (*s >= '0' && *s <= '9') {
+        n = (double)strtoul(s, &end, 10);
+    } else if (*s != ',') {
+        return NULL;
+    }
+    m = n;
+    if (*end == ',') {
+        end++;
+        m = *end >= '0' && *end <= '9' ? (double)strtoul(end, &end, 10) : n + 1;
+    }
+    if (*end != '}') {
+        return NULL;
+    }
+    *times = m > n ? m : n;
+    *times = *times < 1 ? 1 : *times;
+    return end + 1;
+}
+
+/* Refuses, before regcomp sees it, an extended regex that glibc's regcomp
+ * cannot compile in bounded time, memory and stack: NULL when it may be
+ * compiled, else why not. regcomp copies what a repetition repeats (a+
+ * becomes aa*, a{2,4} aaa?a?), so nested repetitions multiply, and copies of
+ * what may match nothing cost more again: found by fuzz_expr, "a" and twenty
+ * '+' took 400 MB, "a*" and twelve '+' many seconds, and ten nested
+ * "(...){1,3}" around "a?" overflowed the stack. One line of a rule file
+ * could take the engine down at load or reload. The cost counts the atoms
+ * once spelled out, with a limit low enough for the costly copies too; a
+ * repetition written straight after another (a++, a*+, a+?), which POSIX
+ * leaves undefined, is refused outright. Read without parsing: whatever it
+ * misreads, regcomp still judges. The messages repeat RE_MAX_COST. */
+static const char *regex_check(const char *s)
+{
+    double total[MAX_DEPTH + 1], last[MAX_DEPTH + 1];
+    bool after_rep = false; /* the last thing read was a repetition */
+    int d = 0;
+    total[0] = last[0] = 0;
+    while (*s) {
+        char c = *s++;
+        double atom = 1, times = 2;
+        const char *past = c == '{' ? regex_bound(s, &times) : NULL;
+        if (c == '*' || c == '?' || c == '+' || past) {
+            if (after_rep) {
+                return "a repetition straight after another (a++, a*+, a+?) is undefined in "
+                       "POSIX regular expressions: write one, or group the first";
+            }
+            s = past ? past : s;
+            /* a+ and a{n,m} spell out copies; a* and a? do not. */
+            times = c == '+' || past ? times : 1;
+            total[d] += last[d] * (times - 1);
+            last[d] *= times;
+            if (total[d] > RE_MAX_COST) {
+                return "regular expression too large once its repetitions are spelled out "
+                       "(over 1000 atoms): nest fewer +, * and {n,m}";
+            }
+            after_rep = true;
+            continue;
+        }
+        after_rep = false;
+        if (c == '\\' && *s) {
+            s++;
+        } else if (c == '[') {
+            s += *s == '^';
+            s += *s == ']'; /* a leading ']' is a member */
+            while (*s && *s != ']') {
+                char k = s[1];
+                if (*s == '[' && (k == ':' || k == '=' || k == '.')) {
+                    for (s += 2; *s && !(s[0] == k && s[1] == ']'); s++) {
+                    }
+                    s += *s ? 2 : 0;
+                } else {
+                    s++;
+                }
+            }
+            s += *s == ']';
+        } else if (c == '(') {
+            if (d == MAX_DEPTH) {
+                return "regular expression nested more than 64 groups deep";
+            }
+            d++;
+            total[d] = last[d] = 0;
+            continue;
+        } else if (c == ')' && d > 0) {
+            atom = total[d] + 1;
+            d--;
+        } else if (c == '|') {
+            last[d] = 0;
+            continue;
+        }
+        total[d] += atom;
+        last[d] = atom;
+    }
+    for (; d > 0; d--) {
+        total[d - 1] += total[d];
+    }
+    return total[0] > RE_MAX_COST ? "regular expression too large once its repetitions are "
+                                    "spelled out (over 1000 atoms): nest fewer +, * and {n,m}"
+                                  : NULL;
+}
+
 static int parse_regex(struct parser *p, uint32_t *re_idx)
 {
     struct ioc_expr *x = p->x;
@@ -1052,6 +1165,10 @@ static int parse_regex(struct parser *p, uint32_t *re_idx)
     }
     if (grow(&x->res, x->n_res, &x->cap_res, sizeof(*x->res), 1) < 0) {
         return nomem(p);
+    }
+    const char *refused = regex_check(x->strs + off);
+    if (refused) {
+        return fail(p, IOC_EEXPR, tk.off, "%s", refused);
     }
     re = malloc(sizeof(*re));
     if (re == NULL) {

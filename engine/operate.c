@@ -34,6 +34,16 @@ static int change(struct ioc_engine *e, const struct incident *inc, const char *
 static void publish_cap(struct ioc_engine *e, struct incident *inc, const char *msg_type,
                         int64_t at);
 
+/* A JSON number as an id: whole, positive and exactly representable, else 0
+ * (so {"incident": 1e300} is "no such incident", never a bad conversion). */
+static int64_t json_id(const cJSON *x)
+{
+    if (!cJSON_IsNumber(x) || !(x->valuedouble >= 1 && x->valuedouble < 9007199254740992.0)) {
+        return 0;
+    }
+    return (int64_t)x->valuedouble;
+}
+
 /* ---- silences -------------------------------------------------------------- */
 
 /* A change at `at` is silenced when an operator's silence covers its rule,
@@ -156,7 +166,7 @@ static int control_silence(struct ioc_engine *e, const cJSON *req, cJSON *reply)
         .created = ioc_time_now_ms(),
     };
     int rc = silence_add(e, &row);
-    if (!rc) {
+    if (!rc && !e->replaying) {
         rc = ioc_batch_silence(e->batch, &row);
     }
     /* Each open incident it covers gets a "silenced" change, published
@@ -191,14 +201,14 @@ static int control_unsilence(struct ioc_engine *e, const cJSON *req, cJSON *repl
     int64_t now = e->have_clock ? e->clock : ioc__wall_ms(e);
     for (size_t i = 0; cJSON_IsNumber(id) && i < e->n_silences; i++) {
         struct silence *s = &e->silences[i];
-        if (s->id != (int64_t)id->valuedouble || s->ends <= now) {
+        if (s->id != json_id(id) || s->ends <= now) {
             continue;
         }
         s->ends = now > s->starts ? now : s->starts;
         struct ioc_silence_row row = {.id = s->id, .starts = s->starts, .ends = s->ends,
                                       .author = who ? who : "unknown"};
         ioc_info(TAG, "silence %lld ended by %s", (long long)s->id, row.author);
-        return ioc_batch_silence(e->batch, &row);
+        return e->replaying ? 0 : ioc_batch_silence(e->batch, &row);
     }
     cJSON_AddStringToObject(reply, "error", "no active silence with that id");
     return IOC_EINVAL;
@@ -281,14 +291,14 @@ static struct incident *find_incident(struct ioc_engine *e, const cJSON *req, cJ
     const char *k;
     for (size_t it = 0; ioc_map_next(&e->incidents, &it, &k, klen, &v);) {
         struct incident *inc = v;
-        if (inc->id == (int64_t)id->valuedouble) {
+        if (inc->id == json_id(id)) {
             *key = k;
             return inc;
         }
     }
     char msg[96];
     snprintf(msg, sizeof msg, "no open incident %lld (unknown, or already closed)",
-             (long long)id->valuedouble);
+             (long long)json_id(id));
     cJSON_AddStringToObject(reply, "error", msg);
     return NULL;
 }
@@ -464,7 +474,7 @@ int ioc__control(void *arg, const cJSON *req, cJSON *reply)
         i++;
     }
     if (cJSON_IsNumber(target)) {
-        snprintf(tbuf, sizeof tbuf, "incident %lld", (long long)target->valuedouble);
+        snprintf(tbuf, sizeof tbuf, "incident %lld", (long long)json_id(target));
     }
     if (i == sizeof ops / sizeof ops[0]) {
         snprintf(msg, sizeof msg,
@@ -486,7 +496,18 @@ int ioc__control(void *arg, const cJSON *req, cJSON *reply)
     if (msg[0]) {
         cJSON_AddStringToObject(reply, "error", msg);
     }
-    if (strcmp(op, "status") != 0 && strcmp(op, "list") != 0) {
+    if (rc == 0 && !e->replaying && strcmp(op, "status") != 0 && strcmp(op, "list") != 0 &&
+        strcmp(op, "reload") != 0 && e->batch) {
+        /* Journaled with its place among the events, so that a restart
+         * replays it where it happened. */
+        char *body = cJSON_PrintUnformatted(req);
+        struct ioc_command_row row = {e->archived, clock_now(e), body ? body : "{}"};
+        if (ioc_batch_command(e->batch, &row) != 0) {
+            ioc_error(TAG, "cannot journal the %s command: out of memory", op);
+        }
+        free(body);
+    }
+    if (!e->replaying && strcmp(op, "status") != 0 && strcmp(op, "list") != 0) {
         /* Every command that changes something, done or refused, is audited. */
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(reply, "error");
         struct ioc_audit_row row = {
@@ -896,7 +917,7 @@ static void publish_cap(struct ioc_engine *e, struct incident *inc, const char *
     char *json = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
     snprintf(topic, sizeof topic, "cap.%d.%s", inc->grade, inc->zone ? inc->zone : "-");
-    if (!json || ioc_batch_publish(e->batch, topic, json, strlen(json)) != 0) {
+    if (!json || (!e->replaying && ioc_batch_publish(e->batch, topic, json, strlen(json)) != 0)) {
         ioc_error(TAG, "incident %lld: cannot publish its CAP %s", (long long)inc->id, msg_type);
     }
     free(json);

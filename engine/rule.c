@@ -723,6 +723,9 @@ static int parse_all(struct ioc_rule *r, const struct ioc_ruleset *rs, const str
                 rc = IOC_ERULE;
             }
             if (rc) {
+                /* Not counted in n_members, so the rule's free would not see it. */
+                ioc_expr_free(mm->when);
+                mm->when = NULL;
                 bad = 1;
                 continue;
             }

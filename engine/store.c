@@ -183,7 +183,8 @@ enum rec_kind {
     REC_LOG,
     REC_RULESET,
     REC_SILENCE,
-    REC_AUDIT
+    REC_AUDIT,
+    REC_COMMAND
 };
 
 struct rec_event {
@@ -212,6 +213,7 @@ struct rec {
         struct ioc_ruleset_row rs;
         struct ioc_silence_row sil;
         struct ioc_audit_row aud;
+        struct ioc_command_row cmd;
     } u;
 };
 
@@ -429,6 +431,23 @@ int ioc_batch_silence(struct ioc_batch *b, const struct ioc_silence_row *row)
     return 0;
 }
 
+int ioc_batch_command(struct ioc_batch *b, const struct ioc_command_row *row)
+{
+    if (!b || !row) {
+        return IOC_EINVAL;
+    }
+    struct rec *r = rec_new(b, REC_COMMAND);
+    if (!r) {
+        return IOC_ENOMEM;
+    }
+    r->u.cmd = *row;
+    if (arena_str(&b->arena, row->body, &r->u.cmd.body)) {
+        return IOC_ENOMEM;
+    }
+    rec_link(b, r);
+    return 0;
+}
+
 int ioc_batch_audit(struct ioc_batch *b, const struct ioc_audit_row *row)
 {
     if (!b || !row) {
@@ -522,6 +541,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS audit ("
     " id INTEGER PRIMARY KEY, at INTEGER, clock INTEGER, actor TEXT, role TEXT, op TEXT,"
     " target TEXT, ok INTEGER, error TEXT);"
+    "CREATE TABLE IF NOT EXISTS commands ("
+    " id INTEGER PRIMARY KEY, after_event INTEGER, clock INTEGER, body TEXT);"
     "CREATE INDEX IF NOT EXISTS incident_log_incident ON incident_log(incident_id);"
     "CREATE INDEX IF NOT EXISTS incident_evidence_incident ON incident_evidence(incident_id);"
     "CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);";
@@ -538,6 +559,7 @@ enum stmt_id {
     ST_RULESET,
     ST_SILENCE,
     ST_AUDIT,
+    ST_COMMAND,
     ST__COUNT
 };
 
@@ -569,6 +591,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                    " ON CONFLICT(id) DO UPDATE SET ends = excluded.ends",
     [ST_AUDIT] = "INSERT INTO audit(at, clock, actor, role, op, target, ok, error)"
                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_COMMAND] = "INSERT INTO commands(after_event, clock, body) VALUES(?1, ?2, ?3)",
 };
 
 static const char sql_silences[] =
@@ -897,6 +920,14 @@ static int write_rec(struct ioc_store *s, const struct rec *r)
         bind_text(st, 5, c->outcome);
         bind_text(st, 6, c->error);
         bind_text(st, 7, c->actor);
+        break;
+    }
+    case REC_COMMAND: {
+        const struct ioc_command_row *c = &r->u.cmd;
+        st = s->st[ST_COMMAND];
+        sqlite3_bind_int64(st, 1, c->after_event);
+        sqlite3_bind_int64(st, 2, c->clock);
+        bind_text(st, 3, c->body);
         break;
     }
     case REC_AUDIT: {
@@ -1643,6 +1674,61 @@ int ioc_db_report(const char *path, int64_t from, int64_t to,
     rc = 0;
 done:
     sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+static const char sql_archive[] = "SELECT raw, received FROM events ORDER BY rowid";
+static const char sql_commands[] = "SELECT after_event, clock, body FROM commands ORDER BY id";
+static const char sql_last_change[] = "SELECT coalesce(max(ts), 0) FROM incident_log";
+
+int ioc_db_history(const char *path, struct ioc_history *h, void *arg, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ev = NULL, *cmd = NULL, *last = NULL;
+    int rc = open_ro(path, &db, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    rc = IOC_EDB;
+    if (sqlite3_prepare_v2(db, sql_archive, -1, &ev, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sql_commands, -1, &cmd, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sql_last_change, -1, &last, NULL) != SQLITE_OK) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    if (sqlite3_step(last) == SQLITE_ROW) {
+        h->last_change = sqlite3_column_int64(last, 0);
+    }
+    /* Events and commands interleaved as they happened: a command ran after
+     * its after_event-th event. */
+    int64_t n = 0;
+    int cmd_rc = sqlite3_step(cmd);
+    int ev_rc;
+    while ((ev_rc = sqlite3_step(ev)) == SQLITE_ROW) {
+        while (cmd_rc == SQLITE_ROW && sqlite3_column_int64(cmd, 0) <= n) {
+            h->command(arg, sqlite3_column_int64(cmd, 1), col_text(cmd, 2));
+            cmd_rc = sqlite3_step(cmd);
+        }
+        const void *raw = sqlite3_column_blob(ev, 0);
+        int len = sqlite3_column_bytes(ev, 0);
+        h->event(arg, raw ? raw : "", (size_t)len, sqlite3_column_int64(ev, 1));
+        n++;
+    }
+    while (cmd_rc == SQLITE_ROW) {
+        h->command(arg, sqlite3_column_int64(cmd, 1), col_text(cmd, 2));
+        cmd_rc = sqlite3_step(cmd);
+    }
+    if (ev_rc != SQLITE_DONE || cmd_rc != SQLITE_DONE) {
+        db_fail(db, path, err, errlen);
+        goto done;
+    }
+    h->events = n;
+    rc = 0;
+done:
+    sqlite3_finalize(ev);
+    sqlite3_finalize(cmd);
+    sqlite3_finalize(last);
     sqlite3_close(db);
     return rc;
 }

@@ -3,10 +3,25 @@
 # only those that are missing: `dpkg -s` tells whether a package is really
 # installed, and `apt-get update` runs first because a fresh machine has no
 # package lists yet.
+#
+# Usage: sh scripts/deps.sh [fuzz]
+# With "fuzz" it also installs what `make fuzz` needs: clang and its runtime
+# libraries (libFuzzer, ASan, UBSan). Only `make fuzz` asks for them, so
+# `make test` and `make demo` keep building with gcc alone.
 set -eu
 
 PACKAGES="build-essential cmake pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libcjson-dev \
 libyaml-dev libncurses-dev sqlite3 tzdata"
+FUZZ_PACKAGES="clang libclang-rt-14-dev"
+
+case "${1:-}" in
+"") ;;
+fuzz) PACKAGES="$PACKAGES $FUZZ_PACKAGES" ;;
+*)
+    echo "usage: sh scripts/deps.sh [fuzz]" >&2
+    exit 2
+    ;;
+esac
 
 missing=""
 for p in $PACKAGES; do

@@ -34,6 +34,7 @@ struct iocd {
     char dir[256];
     char cfg[300], log[300], db[300], rules[300];
     int ingest_port, pub_port, control_port;
+    int reliable_port; /* iocd_prepare_reliable only */
     pid_t pid;
     void *zctx, *push, *sub;
 };
@@ -124,6 +125,26 @@ static inline void iocd_prepare(struct iocd *d, const char *rules, const char *s
              d->ingest_port, d->pub_port, d->control_port,
              store_extra ? store_extra : "store: {path: ioc.db, archive_events: true}");
     h_write(d->cfg, cfg);
+}
+
+/* As iocd_prepare, and the config has a zmq_reliable input (DESIGN §8)
+ * beside the zmq one, on a free port: d->reliable_port. */
+static inline void iocd_prepare_reliable(struct iocd *d, const char *rules,
+                                         const char *store_extra)
+{
+    iocd_prepare(d, rules, store_extra);
+    d->reliable_port = h_free_port();
+    char *cfg = h_read(d->cfg);
+    const char *at = strstr(cfg, "inputs: [");
+    REQUIRE(at);
+    size_t head = (size_t)(at - cfg) + strlen("inputs: [");
+    char *out = malloc(strlen(cfg) + 128);
+    REQUIRE(out);
+    snprintf(out, strlen(cfg) + 128, "%.*s{plugin: zmq_reliable, bind: \"tcp://127.0.0.1:%d\"}, %s",
+             (int)head, cfg, d->reliable_port, cfg + head);
+    h_write(d->cfg, out);
+    free(out);
+    free(cfg);
 }
 
 /* Starts iocd and waits for its ready line; returns 0, or -1 if it exited. */
@@ -234,15 +255,18 @@ static inline cJSON *iocd_recv(struct iocd *d, char *topic, size_t tn, int timeo
 }
 
 /* Sends probe events until the subscriber sees the first published change,
- * so that later changes cannot be lost to the PUB/SUB join. */
-static inline void iocd_sync(struct iocd *d)
+ * so that later changes cannot be lost to the PUB/SUB join. The probes carry
+ * event time ts (not older than what the engine has seen, or they are late)
+ * and ids never used before (a restarted engine remembers the old ones). */
+static inline void iocd_sync_at(struct iocd *d, const char *ts)
 {
     int64_t deadline = h_now_ms() + 20000;
+    long long stamp = (long long)h_now_ms();
     for (int i = 0; h_now_ms() < deadline; i++) {
         iocd_sendf(d,
-                   "{\"id\":\"probe-%d\",\"source\":\"system\",\"type\":\"probe\","
-                   "\"ts\":\"2026-02-11T00:00:00+07:00\"}",
-                   i);
+                   "{\"id\":\"probe-%lld-%d\",\"source\":\"system\",\"type\":\"probe\","
+                   "\"ts\":\"%s\"}",
+                   stamp, i, ts);
         cJSON *j = iocd_recv(d, NULL, 0, 100);
         if (j) {
             cJSON_Delete(j);
@@ -254,6 +278,11 @@ static inline void iocd_sync(struct iocd *d)
         }
     }
     REQUIRE(!"subscription never became live");
+}
+
+static inline void iocd_sync(struct iocd *d)
+{
+    iocd_sync_at(d, "2026-02-11T00:00:00+07:00");
 }
 
 static inline void iocd_close(struct iocd *d)

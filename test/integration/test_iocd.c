@@ -315,7 +315,7 @@ TEST(restart_restores_open_incidents)
 
     REQUIRE(iocd_start(&d) == 0);
     iocd_connect(&d);
-    iocd_sync(&d);
+    iocd_sync_at(&d, "2026-02-11T06:09:00+07:00");
     const char *e2 = LEVEL("rs-2", "2026-02-11T06:10:00+07:00", "R1", "2.1");
     iocd_send(&d, e2, strlen(e2));
     m = recv_change(&d, NULL, 0);
@@ -536,7 +536,7 @@ TEST(silence_mutes_publishing_never_recording_and_survives_a_restart)
     d.push = d.sub = NULL;
     REQUIRE(iocd_start(&d) == 0);
     iocd_connect(&d);
-    iocd_sync(&d);
+    iocd_sync_at(&d, "2026-02-11T09:19:00+07:00");
     send_str(&d, LEVEL("si-3", "2026-02-11T09:20:00+07:00", "Q1", "2.7"));
     send_str(&d, LEVEL("si-4", "2026-02-11T09:20:01+07:00", "Q3", "2.7"));
     m = recv_change(&d, NULL, 0);

@@ -245,6 +245,24 @@ TEST(regex)
     cJSON_Delete(ev.json);
 }
 
+/* glibc's regcomp copies what a repetition repeats, so nested repetitions
+ * multiply; found by fuzz_expr: "a" and twenty '+' took 400 MB to compile, and
+ * nested "(...){1,3}" around "a?" overflowed its stack. */
+TEST(regex_that_expands_too_far_is_refused)
+{
+    const char *m = compile_err("text =~ \"a++++++++++++++++++++\"", NULL, IOC_EEXPR, 9);
+    CHECK_CONTAINS(m, "a repetition straight after another");
+    m = compile_err("text =~ \"x|(y(a{,64}){,65})\"", NULL, IOC_EEXPR, 9);
+    CHECK_CONTAINS(m, "regular expression too large");
+    m = compile_err(
+        "text =~ \"((((((((((a?){1,3}){1,3}){1,3}){1,3}){1,3}){1,3}){1,3}){1,3}){1,3}){1,3}\"",
+        NULL, IOC_EEXPR, 9);
+    CHECK_CONTAINS(m, "regular expression too large");
+    /* Counts up to the limit, and brackets' contents, are not repetitions. */
+    struct ioc_expr *x = compile("text =~ \"^a{900}$\" || text =~ \"[{9999}+]+(ab)+[0-9]{3}\"");
+    ioc_expr_free(x);
+}
+
 TEST(field_errors_have_columns)
 {
     const char *m = compile_err("value > 1 && vale > 2", NULL, IOC_EFIELD, 14);

@@ -138,6 +138,16 @@ struct ioc_audit_row {
 };
 int ioc_batch_audit(struct ioc_batch *b, const struct ioc_audit_row *r);
 
+/* An operator command that changed something, journaled with the number of
+ * events the engine had accepted before it, so a restart can replay events
+ * and commands in the order they happened. */
+struct ioc_command_row {
+    int64_t after_event;
+    int64_t clock; /* the engine's clock when it ran */
+    const char *body; /* the request, JSON */
+};
+int ioc_batch_command(struct ioc_batch *b, const struct ioc_command_row *r);
+
 /* A message to publish after the batch commits: kept in the batch in order,
  * read back in the done callback with ioc_batch_message(). */
 int ioc_batch_publish(struct ioc_batch *b, const char *topic, const char *json, size_t json_len);
@@ -236,5 +246,17 @@ struct ioc_report_row {
 int ioc_db_report(const char *path, int64_t from, int64_t to,
                   int (*cb)(const struct ioc_report_row *r, void *arg), void *arg, char *err,
                   size_t errlen);
+
+/* The recorded history, for rebuilding the engine's state after a restart:
+ * every archived event in arrival order, with the journaled commands between
+ * them, through two callbacks; last_change is the newest event time of any
+ * incident change recorded. */
+struct ioc_history {
+    void (*event)(void *arg, const void *raw, size_t len, int64_t received);
+    void (*command)(void *arg, int64_t clock, const char *body);
+    int64_t events;      /* out: how many events were replayed */
+    int64_t last_change; /* out */
+};
+int ioc_db_history(const char *path, struct ioc_history *h, void *arg, char *err, size_t errlen);
 
 #endif
