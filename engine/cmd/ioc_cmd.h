@@ -124,6 +124,72 @@ int cli_push_send(struct cli_push *p, const void *buf, size_t len);
  * and events may have been lost. Accepts a half-opened sender. */
 int cli_push_close(struct cli_push *p);
 
+/* ---- Reliable DEALER sender, shared by send and replay (ioc_reliable.c) -- */
+
+/* The engine's zmq_reliable input (DESIGN §8): batches [batch-id][event]...,
+ * each answered [batch-id]["ok"] once durable, or [batch-id]["error"][why]. */
+#define CLI_RELIABLE_ENDPOINT "tcp://127.0.0.1:5556"
+
+struct cli_rel_opts {
+    bool reliable;         /* --reliable was given */
+    bool tuned;            /* --batch, --window or --ack-timeout was given */
+    long long batch;       /* events per batch */
+    long long window;      /* batches unacknowledged at most */
+    double ack_timeout_ms; /* a batch not acknowledged within this is sent again */
+};
+
+/* The options as getopt_long entries, their codes and their help lines, so
+ * send and replay spell them the same way. */
+enum {
+    CLI_OPT_RELIABLE = 512,
+    CLI_OPT_BATCH,
+    CLI_OPT_WINDOW,
+    CLI_OPT_ACK_TIMEOUT,
+};
+#define CLI_REL_LONGOPTS                                                                           \
+    {"reliable", no_argument, NULL, CLI_OPT_RELIABLE},                                             \
+        {"batch", required_argument, NULL, CLI_OPT_BATCH},                                         \
+        {"window", required_argument, NULL, CLI_OPT_WINDOW},                                       \
+        {"ack-timeout", required_argument, NULL, CLI_OPT_ACK_TIMEOUT}
+#define CLI_REL_USAGE                                                                              \
+    "      --reliable       send batches to the reliable ingest socket (default\n"                 \
+    "                       " CLI_RELIABLE_ENDPOINT "), resend each until the engine\n"       \
+    "                       says it is stored, exit 0 once every one is\n"                        \
+    "      --batch N        (--reliable) events per batch (default 500)\n"                         \
+    "      --window W       (--reliable) batches unacknowledged at most (default 8)\n"             \
+    "      --ack-timeout S  (--reliable) seconds before an unacknowledged batch is\n"              \
+    "                       sent again (default 5)\n"
+
+/* The defaults: not reliable, 500 events, 8 batches, 5 s. */
+void cli_rel_defaults(struct cli_rel_opts *o);
+/* Whether getopt_long's c is one of CLI_REL_LONGOPTS. */
+bool cli_rel_is_option(int c);
+/* Applies option c with its argument; CLI_OK, or CLI_USAGE with the message
+ * printed. */
+int cli_rel_option(const char *cmd, int c, const char *arg, struct cli_rel_opts *o);
+/* After parsing: CLI_OK, or CLI_USAGE when tuning was given without
+ * --reliable. */
+int cli_rel_check(const char *cmd, const struct cli_rel_opts *o);
+
+struct cli_rel;
+
+/* Connects a DEALER to endpoint and starts the thread that sends, resends
+ * and collects acks. o is copied. Returns CLI_OK with *out, CLI_USAGE
+ * (endpoint not usable) or CLI_FAIL, with the message printed. */
+int cli_rel_open(struct cli_rel **out, const char *cmd, const char *endpoint,
+                 const struct cli_rel_opts *o);
+/* Adds one event (copied) to the current batch. A full batch goes out at
+ * once, a partial one after a short linger, so a slow stream still moves.
+ * Waits while the window is full. 0, or -1 when a stop signal arrived
+ * (nothing printed) or the sender failed (message printed). */
+int cli_rel_send(struct cli_rel *r, const void *buf, size_t len);
+/* Sends the last partial batch, waits for every ack (resending for as long
+ * as it takes), prints "sent N events in M batches, K resent; all
+ * acknowledged" on stderr and frees r. CLI_OK when every batch was
+ * acknowledged, CLI_INTERRUPTED on a stop signal, CLI_FAIL on a failure
+ * (what is unacknowledged is said). Accepts NULL. */
+int cli_rel_close(struct cli_rel *r);
+
 /* ---- The console's subscriber and board (ioc_console.c, ioc_board.c) --- */
 
 /* A SUB socket on the engine's publish socket, subscribed to incident.* and

@@ -11,6 +11,10 @@
  * engine decides what is valid, and replay at any speed must give it exactly
  * what live did. Pacing only ever needs the ts, so --max parses nothing.
  *
+ * With --reliable, the paced events go into acknowledged batches through the
+ * reliable sender of ioc_reliable.c: pacing decides when an event joins a
+ * batch, the sender when a batch leaves and whether it must go again.
+ *
  * Local replay hands the whole file to ioc_engine_run_file(): the same engine
  * code as iocd, with no sockets, at full speed.
  */
@@ -41,6 +45,7 @@
 
 static const char replay_usage[] =
     "usage: ioc replay FILE.jsonl [--endpoint URL] [--speed N | --max]\n"
+    "                  [--reliable [--batch N] [--window W] [--ack-timeout S]]\n"
     "       ioc replay FILE.jsonl --local [-c CONFIG] [--rules PATH]... [--db FILE] [--archive]\n"
     "\n"
     "Sends a recorded event stream (one JSON event per line) to a running engine,\n"
@@ -56,6 +61,7 @@ static const char replay_usage[] =
     "  -e, --endpoint URL   engine ingest socket (default " DEFAULT_ENDPOINT ")\n"
     "  -s, --speed N        replay N times faster than recorded (default 1)\n"
     "      --max            send as fast as the engine takes them, no pacing\n"
+    CLI_REL_USAGE
     "  -l, --local          run the engine in-process instead of sending\n"
     "  -c, --config FILE    (--local) configuration file (default: the embedded one)\n"
     "  -r, --rules PATH     (--local) rule file or directory instead of the config's;\n"
@@ -75,7 +81,8 @@ enum {
 
 struct replay_opts {
     const char *file;
-    const char *endpoint;
+    const char *endpoint; /* NULL: the default of the socket kind */
+    struct cli_rel_opts rel;
     double speed;
     bool max;
     bool local;
@@ -235,7 +242,9 @@ static int replay_remote(const struct replay_opts *o)
     }
 
     struct cli_push push;
-    int rc = cli_push_open(&push, "replay", o->endpoint);
+    struct cli_rel *relp = NULL;
+    int rc = o->rel.reliable ? cli_rel_open(&relp, "replay", o->endpoint, &o->rel)
+                             : cli_push_open(&push, "replay", o->endpoint);
     if (rc != CLI_OK) {
         fclose(f);
         return rc;
@@ -273,7 +282,7 @@ static int replay_remote(const struct replay_opts *o)
                 progress_draw(&pr, false);
             }
         }
-        if (cli_push_send(&push, line, len) != 0) {
+        if ((relp ? cli_rel_send(relp, line, len) : cli_push_send(&push, line, len)) != 0) {
             failed = !cli_stop_requested();
             break;
         }
@@ -291,7 +300,7 @@ static int replay_remote(const struct replay_opts *o)
     if (pr.on) {
         fputc('\n', stderr);
     }
-    rc = cli_push_close(&push);
+    rc = relp ? cli_rel_close(relp) : cli_push_close(&push);
     double secs = (cli_mono_ms() - pr.start) / 1000.0;
     fprintf(stderr, "replayed %llu events in %.1f s (%.0f events/s)%s\n", pr.sent, secs,
             secs > 0 ? (double)pr.sent / secs : 0.0, cli_stop_requested() ? " (interrupted)" : "");
@@ -320,10 +329,11 @@ int cli_cmd_replay(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},
         {"archive", no_argument, NULL, OPT_ARCHIVE},
         {"help", no_argument, NULL, 'h'},
+        CLI_REL_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     /* clang-format on */
-    struct replay_opts o = {.endpoint = DEFAULT_ENDPOINT, .speed = 1.0};
+    struct replay_opts o = {.speed = 1.0};
     bool speed_given = false;
     int c, rc = CLI_USAGE;
 
@@ -332,6 +342,7 @@ int cli_cmd_replay(int argc, char **argv)
     if (!o.rules) {
         return cli_fail("replay", "out of memory");
     }
+    cli_rel_defaults(&o.rel);
     cli_opt_begin();
     while ((c = getopt_long(argc, argv, ":e:s:lc:r:d:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -373,6 +384,13 @@ int cli_cmd_replay(int argc, char **argv)
             rc = CLI_OK;
             goto done;
         default:
+            if (cli_rel_is_option(c)) {
+                if ((rc = cli_rel_option("replay", c, optarg, &o.rel)) != CLI_OK) {
+                    goto done;
+                }
+                o.remote_given = true;
+                break;
+            }
             rc = cli_opt_error("replay", c, argv);
             goto done;
         }
@@ -392,8 +410,14 @@ int cli_cmd_replay(int argc, char **argv)
     }
     if (o.local && o.remote_given) {
         rc = cli_usage_error("replay", "--local runs in-process at full speed; "
-                                       "--endpoint, --speed and --max do not apply");
+                                       "--endpoint, --speed, --max and --reliable do not apply");
         goto done;
+    }
+    if ((rc = cli_rel_check("replay", &o.rel)) != CLI_OK) {
+        goto done;
+    }
+    if (!o.endpoint) {
+        o.endpoint = o.rel.reliable ? CLI_RELIABLE_ENDPOINT : DEFAULT_ENDPOINT;
     }
     if (!o.local && o.local_given) {
         rc = cli_usage_error("replay", "--config, --rules, --db and --archive need --local");
