@@ -124,6 +124,11 @@ static void run_durable(struct batch_ctx *bc, int status)
     free(bc);
 }
 
+static void storage_health(struct ioc_engine *e, int failing, const char *why);
+static void submit_stalled(struct ioc_engine *e);
+static void on_stall_timer(uv_timer_t *h);
+static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front);
+
 static void batch_done(struct ioc_batch *b, int status, void *arg)
 {
     struct batch_ctx *bc = arg;
@@ -131,14 +136,30 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
     /* Inputs learn first whether their events are durable: a failed batch
      * is not acknowledged, so a reliable sender sends it again. */
     run_durable(bc, status);
-    if (status != 0) {
-        /* Nothing was stored, so nothing is published: persist, then publish. */
-        ioc_error(TAG,
-                  "a store batch of %zu records failed (%s); its %zu incident changes are "
-                  "not published",
-                  ioc_batch_size(b), ioc_strerror(status), ioc_batch_messages(b));
+    e->in_flight--;
+    if (status != 0 && e->stopping) {
+        ioc_error(TAG, "stopping with the database refusing writes: %zu records are lost",
+                  ioc_batch_size(b));
         ioc_batch_free(b);
         return;
+    }
+    if (status != 0) {
+        /* Nothing was stored, so nothing is published yet (persist, then
+         * publish): the batch waits, in order, ahead of every later one, and
+         * is written again once the database takes writes again. */
+        if (e->n_stalled == 0) {
+            ioc_error(TAG, "the database refuses writes (%s); holding %zu records until it "
+                           "recovers",
+                      ioc_strerror(status), ioc_batch_size(b));
+        }
+        stall_push(e, b, 1);
+        storage_health(e, 1, ioc_strerror(status));
+        return;
+    }
+    if (e->n_stalled) {
+        submit_stalled(e);
+    } else if (e->storage_failing && e->in_flight == 0) {
+        storage_health(e, 0, NULL);
     }
     size_t n = ioc_batch_messages(b);
     for (size_t i = 0; i < n; i++) {
@@ -155,9 +176,44 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
     ioc_batch_free(b);
 }
 
+/* Batches that could not be written, oldest first; while any waits, newer
+ * batches queue behind it so that the database never holds a later batch
+ * without an earlier one. */
+static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front)
+{
+    if (e->n_stalled == e->cap_stalled) {
+        size_t nc = e->cap_stalled ? e->cap_stalled * 2 : 16;
+        struct ioc_batch **n = realloc(e->stalled, nc * sizeof *n);
+        if (!n) {
+            ioc_error(TAG, "out of memory holding a batch for the database: %zu records lost",
+                      ioc_batch_size(b));
+            ioc_batch_free(b);
+            return;
+        }
+        e->stalled = n;
+        e->cap_stalled = nc;
+    }
+    if (front) {
+        memmove(e->stalled + 1, e->stalled, e->n_stalled * sizeof *e->stalled);
+        e->stalled[0] = b;
+    } else {
+        e->stalled[e->n_stalled] = b;
+    }
+    e->n_stalled++;
+    if (e->stall_timer_open && !uv_is_active((uv_handle_t *)&e->stall_timer)) {
+        uv_timer_start(&e->stall_timer, on_stall_timer, 1000, 0);
+    }
+}
+
 static void flush_batch(struct ioc_engine *e)
 {
     if (!e->batch || !e->store || (ioc_batch_size(e->batch) == 0 && e->n_durable == 0)) {
+        return;
+    }
+    if (e->n_stalled && e->n_durable == 0) {
+        /* The database is failing: keep the order, wait behind the others. */
+        stall_push(e, e->batch, 0);
+        e->batch = ioc_batch_new();
         return;
     }
     struct ioc_batch *b = e->batch;
@@ -171,12 +227,98 @@ static void flush_batch(struct ioc_engine *e)
     memcpy(bc->cbs, e->durable, e->n_durable * sizeof bc->cbs[0]);
     e->n_durable = 0;
     e->batch = ioc_batch_new();
+    if (e->n_stalled) {
+        /* Acknowledgements wait for the earlier batches: fail them now, the
+         * senders resend, and the resend is acknowledged in order. */
+        run_durable(bc, IOC_EDB);
+        stall_push(e, b, 0);
+        return;
+    }
+    e->in_flight++;
     if (ioc_store_submit(e->store, b, batch_done, bc) != 0) {
         ioc_error(TAG, "cannot hand a batch to the store");
+        e->in_flight--;
         run_durable(bc, IOC_EDB);
     }
     if (!e->batch) {
         ioc_error(TAG, "out of memory for the next store batch");
+    }
+}
+
+/* Writes the oldest held batch again; the rest follow once it is in. */
+static void submit_stalled(struct ioc_engine *e)
+{
+    if (!e->n_stalled || !e->store || e->in_flight) {
+        return;
+    }
+    struct ioc_batch *b = e->stalled[0];
+    memmove(e->stalled, e->stalled + 1, (e->n_stalled - 1) * sizeof *e->stalled);
+    e->n_stalled--;
+    struct batch_ctx *bc = calloc(1, sizeof *bc);
+    if (!bc) {
+        stall_push(e, b, 1);
+        return;
+    }
+    bc->e = e;
+    e->in_flight++;
+    if (ioc_store_submit(e->store, b, batch_done, bc) != 0) {
+        e->in_flight--;
+        free(bc);
+    }
+}
+
+static void on_stall_timer(uv_timer_t *h)
+{
+    submit_stalled(h->data);
+}
+
+#define STORAGE_KEY "system.storage"
+
+/* The engine's own incident about its database, system.storage: opened when
+ * writes start failing and published at once (it cannot wait for a commit
+ * that is failing), resolved when the held batches are all written. Its rows
+ * are written with the held batches. */
+static void storage_health(struct ioc_engine *e, int failing, const char *why)
+{
+    struct incident *inc = ioc_map_get(&e->incidents, STORAGE_KEY, strlen(STORAGE_KEY));
+    int64_t at = e->have_clock ? e->clock : ioc__wall_ms(e);
+    if (failing && !e->storage_failing) {
+        e->storage_failing = 1;
+        if (!inc) {
+            char title[256];
+            snprintf(title, sizeof title, "Database writes failing (%s): events are held, "
+                     "reliable senders are not acknowledged", why ? why : "error");
+            inc = calloc(1, sizeof *inc);
+            if (!inc) {
+                return;
+            }
+            inc->id = e->next_id++;
+            inc->rule_id = strdup(STORAGE_KEY);
+            inc->key_json = strdup("{}");
+            inc->title = strdup(title);
+            inc->fields_json = strdup("{}");
+            inc->state = "open";
+            inc->grade = 2;
+            inc->opened = inc->updated = at;
+            inc->count = 1;
+            inc->esc_level = -1;
+            inc->resolve_since = INT64_MIN;
+            if (!inc->rule_id || !inc->key_json || !inc->title || !inc->fields_json ||
+                ioc_map_put(&e->incidents, STORAGE_KEY, strlen(STORAGE_KEY), inc)) {
+                ioc__incident_free(inc);
+                return;
+            }
+            e->stats.opened++;
+            e->direct_publish = 1;
+            ioc__record(e, inc, "opened", NULL, at, why);
+            e->direct_publish = 0;
+        }
+    } else if (!failing && e->storage_failing) {
+        e->storage_failing = 0;
+        if (inc && ioc__incident_active(inc)) {
+            ioc_info(TAG, "the database takes writes again; every held batch is written");
+            ioc__resolve(e, inc, STORAGE_KEY, strlen(STORAGE_KEY), at, "writes succeed again");
+        }
     }
 }
 
@@ -321,7 +463,15 @@ int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *ch
     if (!rc) {
         rc = ioc_batch_log(e->batch, &log);
     }
-    if (!rc && !quiet) {
+    if (!rc && !quiet && e->direct_publish) {
+        struct ioc_change ch = {topic, json, strlen(json)};
+        for (size_t o = 0; o < e->n_outputs; o++) {
+            if (e->outputs[o].ctx && e->outputs[o].plugin->emit) {
+                e->outputs[o].plugin->emit(&e->outputs[o], &ch);
+            }
+        }
+        e->stats.published++;
+    } else if (!rc && !quiet) {
         rc = ioc_batch_publish(e->batch, topic, json, strlen(json));
     }
     if (ev && inc->rule && inc->rule->n_feeds && strcmp(change, "resolved") != 0 &&
@@ -1602,6 +1752,10 @@ int ioc_engine_start(struct ioc_engine *e)
             return rc;
         }
     }
+    uv_timer_init(e->loop, &e->stall_timer);
+    e->stall_timer.data = e;
+    e->stall_timer_open = 1;
+    uv_unref((uv_handle_t *)&e->stall_timer);
     if (live) {
         uv_timer_init(e->loop, &e->live);
         e->live.data = e;
@@ -1647,6 +1801,25 @@ void ioc_engine_stop(struct ioc_engine *e)
     if (e->live_open) {
         uv_close((uv_handle_t *)&e->live, NULL);
         e->live_open = 0;
+    }
+    if (e->stall_timer_open) {
+        uv_close((uv_handle_t *)&e->stall_timer, NULL);
+        e->stall_timer_open = 0;
+    }
+    /* One last try for what the database refused; whatever fails now is
+     * lost, and said so. */
+    while (e->n_stalled && e->store) {
+        struct ioc_batch *b = e->stalled[0];
+        memmove(e->stalled, e->stalled + 1, (e->n_stalled - 1) * sizeof *e->stalled);
+        e->n_stalled--;
+        struct batch_ctx *bc = calloc(1, sizeof *bc);
+        if (!bc) {
+            ioc_batch_free(b);
+            continue;
+        }
+        bc->e = e;
+        e->in_flight++;
+        ioc_store_submit(e->store, b, batch_done, bc);
     }
     ioc_control_stop(e->control);
     e->control = NULL;

@@ -132,6 +132,14 @@ struct ioc_engine {
     int64_t next_silence_id;
     struct ioc_policies pol; /* escalation policies and operators */
     int replaying;           /* rebuilding state from the archive: write nothing */
+    /* Storage faults: batches the database refused, oldest first. */
+    struct ioc_batch **stalled;
+    size_t n_stalled, cap_stalled;
+    int in_flight;           /* batches handed to the store, not yet done */
+    uv_timer_t stall_timer;  /* retries the oldest held batch */
+    int stall_timer_open;
+    int storage_failing;     /* the system.storage incident is open */
+    int direct_publish;      /* publish now, not after commit (health of the store itself) */
     int64_t archived;        /* events accepted since the archive began */
     const char *actor;       /* who makes the change being recorded ("engine") */
     cJSON *extra;            /* members to add to the next recorded message, or NULL */
