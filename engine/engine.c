@@ -224,7 +224,9 @@ static void flush_batch(struct ioc_engine *e)
     }
     bc->e = e;
     bc->n = e->n_durable;
-    memcpy(bc->cbs, e->durable, e->n_durable * sizeof bc->cbs[0]);
+    if (e->n_durable) {
+        memcpy(bc->cbs, e->durable, e->n_durable * sizeof bc->cbs[0]);
+    }
     e->n_durable = 0;
     e->batch = ioc_batch_new();
     if (e->n_stalled) {
@@ -1873,6 +1875,10 @@ void ioc_engine_destroy(struct ioc_engine *e)
     ioc__silences_free(e);
     free(e->durable);
     ioc_policies_close(&e->pol);
+    for (size_t i = 0; i < e->n_stalled; i++) {
+        ioc_batch_free(e->stalled[i]);
+    }
+    free(e->stalled);
     ioc_map_close(&e->windows);
     free(e->wlru);
     for (size_t i = 0; i < e->ring_n; i++) {

@@ -129,8 +129,7 @@ static inline void iocd_prepare(struct iocd *d, const char *rules, const char *s
 
 /* As iocd_prepare, and the config has a zmq_reliable input (DESIGN §8)
  * beside the zmq one, on a free port: d->reliable_port. */
-static inline void iocd_prepare_reliable(struct iocd *d, const char *rules,
-                                         const char *store_extra)
+static inline void iocd_prepare_reliable(struct iocd *d, const char *rules, const char *store_extra)
 {
     iocd_prepare(d, rules, store_extra);
     d->reliable_port = h_free_port();
@@ -189,7 +188,16 @@ static inline int iocd_stop(struct iocd *d, int sig)
     while (h_now_ms() < deadline) {
         if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
             d->pid = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            if (code != 0 && sig != SIGKILL) {
+                /* Show why: the sanitizers and the engine say it in the log. */
+                char *log = h_read(d->log);
+                size_t n = strlen(log);
+                fprintf(stderr, "iocd exited %d; its log ends:\n%s\n", code,
+                        n > 6000 ? log + n - 6000 : log);
+                free(log);
+            }
+            return code;
         }
         usleep(10000);
     }
