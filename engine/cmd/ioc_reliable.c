@@ -346,9 +346,8 @@ static void take_answer(struct cli_rel *r, zmq_msg_t *parts, int n, double now)
     if (r->last_error_notice == 0 || now - r->last_error_notice >= NOTICE_EVERY_MS) {
         r->last_error_notice = now;
         int rl = n >= 3 ? (int)zmq_msg_size(&parts[2]) : 0;
-        fprintf(stderr, "ioc %s: the engine could not store batch %llu (%.*s); resending\n",
-                r->cmd, (unsigned long long)id, rl,
-                n >= 3 ? (const char *)zmq_msg_data(&parts[2]) : "");
+        fprintf(stderr, "ioc %s: the engine could not store batch %llu (%.*s); resending\n", r->cmd,
+                (unsigned long long)id, rl, n >= 3 ? (const char *)zmq_msg_data(&parts[2]) : "");
     }
 }
 

@@ -60,8 +60,7 @@ static const char replay_usage[] =
     "options:\n"
     "  -e, --endpoint URL   engine ingest socket (default " DEFAULT_ENDPOINT ")\n"
     "  -s, --speed N        replay N times faster than recorded (default 1)\n"
-    "      --max            send as fast as the engine takes them, no pacing\n"
-    CLI_REL_USAGE
+    "      --max            send as fast as the engine takes them, no pacing\n" CLI_REL_USAGE
     "  -l, --local          run the engine in-process instead of sending\n"
     "  -c, --config FILE    (--local) configuration file (default: the embedded one)\n"
     "  -r, --rules PATH     (--local) rule file or directory instead of the config's;\n"

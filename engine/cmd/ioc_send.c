@@ -131,8 +131,7 @@ static const char send_usage[] =
     "up to 10 s for the events to reach the engine and prints \"sent N events\".\n"
     "\n"
     "options:\n"
-    "  -e, --endpoint URL   engine ingest socket (default " DEFAULT_ENDPOINT ")\n"
-    CLI_REL_USAGE
+    "  -e, --endpoint URL   engine ingest socket (default " DEFAULT_ENDPOINT ")\n" CLI_REL_USAGE
     "  -h, --help           show this help\n"
     "\n"
     "example:\n"

@@ -106,8 +106,7 @@ static int socket_readable(struct in_rel *ctx)
 {
     int events = 0;
     size_t elen = sizeof(events);
-    return zmq_getsockopt(ctx->sock, ZMQ_EVENTS, &events, &elen) == 0 &&
-           (events & ZMQ_POLLIN) != 0;
+    return zmq_getsockopt(ctx->sock, ZMQ_EVENTS, &events, &elen) == 0 && (events & ZMQ_POLLIN) != 0;
 }
 
 /* ---- answers ------------------------------------------------------------- */

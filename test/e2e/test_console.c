@@ -102,8 +102,10 @@ TEST(board_loads_the_open_incidents_and_reloads_after_a_restart)
     CHECK(term_wait(&t, "BOARD-A", 10000));
     CHECK(term_wait(&t, "BOARD-B", 10000) || strstr(t.screen, "BOARD-B"));
 
-    /* The engine restarts: the board notices and loads the table again,
-     * which now has a third incident opened while it was away. */
+    /* The engine restarts: the board says it cannot reach it, then loads
+     * the table again when it is back. Meanwhile a third incident opened, so
+     * the reloaded table must hold it too (ncurses redraws only the cells
+     * that change, so the status line is what the test reads). */
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
     CHECK(term_wait(&t, "UNREACHABLE", 15000));
     zmq_close(d.push);
@@ -112,8 +114,27 @@ TEST(board_loads_the_open_incidents_and_reloads_after_a_restart)
     REQUIRE(iocd_start(&d) == 0);
     iocd_connect(&d);
     level(&d, "c3", "2026-02-11T08:02:00+07:00", "BOARD-C");
-    CHECK(term_wait(&t, "BOARD-C", 20000));
-    CHECK(strstr(t.screen, "reloaded") || term_wait(&t, "reloaded", 20000));
+    CHECK_EQ_INT(h_wait_sql(d.db, "SELECT count(*) FROM incidents WHERE key LIKE '%BOARD-C%'", 1,
+                            10000),
+                 1);
+    /* Once more, now that the third incident is recorded: whatever the board
+     * caught of the first restart, this reload has all three (four with the
+     * harness's probe incident). The status line may read the same as after
+     * the first restart, and ncurses does not write what did not change, so
+     * everything the board wrote counts. */
+    CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
+    CHECK(term_wait(&t, "UNREACHABLE", 15000));
+    REQUIRE(iocd_start(&d) == 0);
+    int reloaded = term_wait(&t, "reloaded: 4 open incidents", 10000) ||
+                   strstr(t.screen, "reloaded: 4 open incidents") != NULL;
+    CHECK(reloaded);
+    if (!reloaded) {
+        for (size_t i = 0; i < t.n; i++) {
+            char c = t.screen[i];
+            fputc(c >= 32 || c == 10 ? c : ' ', stderr);
+        }
+        fputc('\n', stderr);
+    }
     term_stop(&t);
     CHECK_EQ_INT(iocd_stop(&d, SIGTERM), 0);
     iocd_close(&d);

@@ -112,27 +112,29 @@ TEST(kill_9_mid_replay_loses_nothing_and_doubles_nothing)
     struct child c;
     struct run_result r;
     iocd_prepare_reliable(&d, NULL, NULL);
-    /* Resends are dropped as duplicates within the dedup window of event
-     * time, so it must cover what a sender can have unacknowledged: here 8
-     * batches of 50 events of a quiet city day, hours of event time. */
+    /* A resent event the engine already stored is dropped as a duplicate
+     * within the dedup window of event time (older, it would be rejected as
+     * late): the window covers what a sender can have unacknowledged, here
+     * 8 batches of 50 events of a quiet city day, hours of event time. */
     engine_option(&d, "dedup_window: 1d");
     REQUIRE(iocd_start(&d) == 0);
     reliable_endpoint(&d, ep, sizeof ep);
     /* The day in about 4 s, in batches of 50, so the kill lands mid-stream. */
-    char *argv[] = {IOC_BIN,    "replay",  CITY_DAY,        "--speed", "20000", "--reliable",
-                    "--batch",  "50",      "--ack-timeout", "1",       "--endpoint",
-                    ep,         NULL};
+    char *argv[] = {IOC_BIN,      "replay",  CITY_DAY, "--speed",       "20000",
+                    "--reliable", "--batch", "50",     "--ack-timeout", "1",
+                    "--endpoint", ep,        NULL};
     REQUIRE(child_spawn(&c, argv, NULL, 0) == 0);
     REQUIRE(h_wait_sql(d.db, "SELECT count(*) FROM events", 1500, 30000) >= 1500);
     /* Freeze the engine, then wait until the sender has put a batch on the
      * wire that the engine never read: that one is certainly unacknowledged
-     * when the engine dies. */
+     * when the engine dies. (Should the engine already hold a full window
+     * unanswered, nothing more comes; those are unacknowledged just the
+     * same, so the wait is bounded and not a check.) */
     REQUIRE(kill(d.pid, SIGSTOP) == 0);
-    int64_t deadline = h_now_ms() + 20000;
+    int64_t deadline = h_now_ms() + 5000;
     while (unread_bytes(d.reliable_port) < 1000 && h_now_ms() < deadline) {
         usleep(10000);
     }
-    CHECK(unread_bytes(d.reliable_port) >= 1000);
     CHECK_EQ_INT(iocd_stop(&d, SIGKILL), 128 + SIGKILL);
     long long before = h_sql_int(d.db, "SELECT count(*) FROM events");
     CHECK(before >= 1500 && before < CITY_DAY_GOOD);
@@ -173,8 +175,7 @@ static void *dealer(void *zctx, const char *ep)
 }
 
 /* Sends [bid][events...] as one message (bid_len 0: an empty first frame). */
-static void send_batch(void *s, const char *bid, size_t bid_len, const char *const *events,
-                       int n)
+static void send_batch(void *s, const char *bid, size_t bid_len, const char *const *events, int n)
 {
     REQUIRE(zmq_send(s, bid, bid_len, n > 0 ? ZMQ_SNDMORE : 0) == (int)bid_len);
     for (int i = 0; i < n; i++) {
@@ -290,9 +291,12 @@ TEST(send_waits_for_an_engine_that_starts_later)
     struct run_result r;
     iocd_prepare_reliable(&d, NULL, NULL);
     reliable_endpoint(&d, ep, sizeof ep);
-    static const char input[] = LEVEL("s1", "2026-02-11T02:00:00+07:00", "F2", "0.4") "\n"
-        LEVEL("s2", "2026-02-11T02:00:01+07:00", "F2", "0.5") "\n"
-        "\n" LEVEL("s3", "2026-02-11T02:00:02+07:00", "F2", "0.6") "\n";
+    /* Three events and a blank line, which is skipped. */
+    char input[1024];
+    snprintf(input, sizeof input, "%s\n%s\n\n%s\n",
+             LEVEL("s1", "2026-02-11T02:00:00+07:00", "F2", "0.4"),
+             LEVEL("s2", "2026-02-11T02:00:01+07:00", "F2", "0.5"),
+             LEVEL("s3", "2026-02-11T02:00:02+07:00", "F2", "0.6"));
     char *argv[] = {IOC_BIN, "send", "--reliable", "--batch", "2", "--endpoint", ep, NULL};
     /* The sender first, with no engine to take anything. */
     REQUIRE(child_spawn(&c, argv, input, strlen(input)) == 0);
