@@ -146,6 +146,36 @@ static inline void iocd_prepare_reliable(struct iocd *d, const char *rules, cons
     free(cfg);
 }
 
+/* A test that fails a REQUIRE exits at once; these pids are the iocd
+ * processes it started, stopped at exit so none outlives its test. */
+static pid_t h_running[8];
+
+static void h_kill_running(void)
+{
+    for (int i = 0; i < 8; i++) {
+        if (h_running[i] > 0) {
+            kill(h_running[i], SIGKILL);
+            waitpid(h_running[i], NULL, 0);
+            h_running[i] = 0;
+        }
+    }
+}
+
+static inline void h_track(pid_t pid, int on)
+{
+    static int registered;
+    if (!registered) {
+        atexit(h_kill_running);
+        registered = 1;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (on ? h_running[i] == 0 : h_running[i] == pid) {
+            h_running[i] = on ? pid : 0;
+            return;
+        }
+    }
+}
+
 /* Starts iocd and waits for its ready line; returns 0, or -1 if it exited. */
 static inline int iocd_start(struct iocd *d)
 {
@@ -163,6 +193,7 @@ static inline int iocd_start(struct iocd *d)
         execl(IOCD_BIN, "iocd", "-c", d->cfg, (char *)NULL);
         _exit(127);
     }
+    h_track(d->pid, 1);
     int64_t deadline = h_now_ms() + 20000;
     while (h_now_ms() < deadline) {
         char *log = h_read(d->log);
@@ -173,6 +204,7 @@ static inline int iocd_start(struct iocd *d)
         }
         int st;
         if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            h_track(d->pid, 0);
             d->pid = 0;
             return -1;
         }
@@ -192,6 +224,7 @@ static inline int iocd_stop(struct iocd *d, int sig)
     int64_t deadline = h_now_ms() + 30000;
     while (h_now_ms() < deadline) {
         if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+            h_track(d->pid, 0);
             d->pid = 0;
             int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
             if (code != 0 && sig != SIGKILL) {
@@ -208,6 +241,7 @@ static inline int iocd_stop(struct iocd *d, int sig)
     }
     kill(d->pid, SIGKILL);
     waitpid(d->pid, &st, 0);
+    h_track(d->pid, 0);
     d->pid = 0;
     return -1;
 }

@@ -97,9 +97,7 @@ TEST(kill_9_at_twenty_moments_equals_an_uninterrupted_run)
             sender = 0;
             break;
         }
-        kill(d.pid, SIGKILL);
-        waitpid(d.pid, &st, 0);
-        d.pid = 0;
+        iocd_stop(&d, SIGKILL);
         REQUIRE(iocd_start(&d) == 0);
     }
     int st = 0;
