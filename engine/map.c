@@ -4,6 +4,16 @@
  * Linear probing over a power-of-two table kept at most 70% full (live keys
  * plus tombstones), so lookups stay short. The hash is FNV-1a widened by a
  * final mix; keys are compared by hash first, then bytes.
+ *
+ * Growth is incremental. Moving a million keys in one go takes tens of
+ * milliseconds, and the duplicate filter, which holds every id of the last
+ * minutes, would stall the loop for that long each time it doubles or sheds
+ * its tombstones. So a full table is only replaced: the new one takes the
+ * inserts, lookups try the new one and then the old one, and every insert
+ * moves the next MIGRATE_STEP slots of the old table across. The new table is
+ * at most 35% full when it starts, and the old one is empty before the new
+ * one can fill, so there are never more than two. Deletes and lookups move
+ * nothing, which keeps iteration valid across them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +22,30 @@
 #include "ioc/map.h"
 
 #define TOMB(m) ((char *)(m))
+/* Old slots moved per insert while a table is replaced: the old table is
+ * empty after cap/MIGRATE_STEP inserts, long before the new one is full. */
+#define MIGRATE_STEP 16
 
 void ioc_map_init(struct ioc_map *m)
 {
     memset(m, 0, sizeof *m);
 }
 
-void ioc_map_close(struct ioc_map *m)
+static void free_keys(const struct ioc_map *m, struct ioc_map_slot *slots, size_t cap)
 {
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->slots[i].key && m->slots[i].key != TOMB(m)) {
-            free(m->slots[i].key);
+    for (size_t i = 0; i < cap; i++) {
+        if (slots[i].key && slots[i].key != TOMB(m)) {
+            free(slots[i].key);
         }
     }
+}
+
+void ioc_map_close(struct ioc_map *m)
+{
+    free_keys(m, m->slots, m->cap);
+    free_keys(m, m->old, m->old_cap);
     free(m->slots);
+    free(m->old);
     memset(m, 0, sizeof *m);
 }
 
@@ -43,14 +63,15 @@ uint64_t ioc_hash(const void *data, size_t len)
     return h;
 }
 
-static struct ioc_map_slot *find(const struct ioc_map *m, const void *key, size_t len, uint64_t h)
+static struct ioc_map_slot *probe(const struct ioc_map *m, struct ioc_map_slot *slots, size_t cap,
+                                  const void *key, size_t len, uint64_t h)
 {
-    if (!m->cap) {
+    if (!cap) {
         return NULL;
     }
-    size_t mask = m->cap - 1;
+    size_t mask = cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        struct ioc_map_slot *s = &m->slots[i];
+        struct ioc_map_slot *s = &slots[i];
         if (!s->key) {
             return NULL;
         }
@@ -60,10 +81,52 @@ static struct ioc_map_slot *find(const struct ioc_map *m, const void *key, size_
     }
 }
 
+static struct ioc_map_slot *find(const struct ioc_map *m, const void *key, size_t len, uint64_t h)
+{
+    struct ioc_map_slot *s = probe(m, m->slots, m->cap, key, len, h);
+    return s ? s : probe(m, m->old, m->old_cap, key, len, h);
+}
+
+/* The slot of the new table where a key of hash h goes (it is not there). */
+static struct ioc_map_slot *place(struct ioc_map *m, uint64_t h)
+{
+    size_t mask = m->cap - 1;
+    size_t i = h & mask;
+    while (m->slots[i].key && m->slots[i].key != TOMB(m)) {
+        i = (i + 1) & mask;
+    }
+    if (!m->slots[i].key) {
+        m->used++;
+    }
+    return &m->slots[i];
+}
+
+/* Moves the next slots of the old table into the new one. A moved slot
+ * becomes a tombstone, not empty, so the old table's probe chains still
+ * reach the keys behind it. */
+static void migrate(struct ioc_map *m, size_t steps)
+{
+    while (m->old && steps--) {
+        struct ioc_map_slot *s = &m->old[m->old_pos++];
+        if (s->key && s->key != TOMB(m)) {
+            *place(m, s->hash) = *s;
+            s->key = TOMB(m);
+            s->val = NULL;
+        }
+        if (m->old_pos == m->old_cap) {
+            free(m->old);
+            m->old = NULL;
+            m->old_cap = m->old_pos = 0;
+        }
+    }
+}
+
 static int grow(struct ioc_map *m)
 {
+    /* A table still being emptied is emptied first: there are never three. */
+    migrate(m, m->old_cap);
     size_t ncap = m->cap ? m->cap * 2 : 16;
-    /* Rehash in place of tombstones when most of the use is tombstones. */
+    /* Mostly tombstones: a table of the same size sheds them. */
     if (m->cap && m->n * 2 < m->cap * 7 / 10) {
         ncap = m->cap;
     }
@@ -71,21 +134,16 @@ static int grow(struct ioc_map *m)
     if (!ns) {
         return IOC_ENOMEM;
     }
-    for (size_t i = 0; i < m->cap; i++) {
-        struct ioc_map_slot *s = &m->slots[i];
-        if (!s->key || s->key == TOMB(m)) {
-            continue;
-        }
-        size_t j = s->hash & (ncap - 1);
-        while (ns[j].key) {
-            j = (j + 1) & (ncap - 1);
-        }
-        ns[j] = *s;
-    }
-    free(m->slots);
+    m->old = m->slots;
+    m->old_cap = m->cap;
+    m->old_pos = 0;
     m->slots = ns;
     m->cap = ncap;
-    m->used = m->n;
+    m->used = 0;
+    if (!m->old_cap) {
+        free(m->old);
+        m->old = NULL;
+    }
     return 0;
 }
 
@@ -103,6 +161,7 @@ int ioc_map_put(struct ioc_map *m, const void *key, size_t len, void *val)
         s->val = val;
         return 0;
     }
+    migrate(m, MIGRATE_STEP);
     if ((m->used + 1) * 10 > m->cap * 7) {
         int rc = grow(m);
         if (rc) {
@@ -115,15 +174,7 @@ int ioc_map_put(struct ioc_map *m, const void *key, size_t len, void *val)
     }
     memcpy(copy, key, len);
     copy[len] = 0;
-    size_t mask = m->cap - 1;
-    size_t i = h & mask;
-    while (m->slots[i].key && m->slots[i].key != TOMB(m)) {
-        i = (i + 1) & mask;
-    }
-    if (!m->slots[i].key) {
-        m->used++;
-    }
-    m->slots[i] = (struct ioc_map_slot){copy, len, h, val};
+    *place(m, h) = (struct ioc_map_slot){copy, len, h, val};
     m->n++;
     return 0;
 }
@@ -144,8 +195,9 @@ void *ioc_map_del(struct ioc_map *m, const void *key, size_t len)
 
 int ioc_map_next(const struct ioc_map *m, size_t *i, const char **key, size_t *len, void **val)
 {
-    while (*i < m->cap) {
-        struct ioc_map_slot *s = &m->slots[(*i)++];
+    while (*i < m->cap + m->old_cap) {
+        size_t k = (*i)++;
+        const struct ioc_map_slot *s = k < m->cap ? &m->slots[k] : &m->old[k - m->cap];
         if (s->key && s->key != TOMB(m)) {
             if (key) {
                 *key = s->key;

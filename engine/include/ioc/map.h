@@ -24,6 +24,10 @@ struct ioc_map {
     size_t cap;  /* power of two, or 0 */
     size_t n;    /* live keys */
     size_t used; /* live keys + tombstones */
+    /* The table being replaced, emptied a few slots per insert (map.c). */
+    struct ioc_map_slot *old;
+    size_t old_cap;
+    size_t old_pos; /* its next slot to move */
 };
 
 void ioc_map_init(struct ioc_map *m);
@@ -39,7 +43,8 @@ int ioc_map_put(struct ioc_map *m, const void *key, size_t len, void *val);
 /* Removes key; returns its value or NULL. */
 void *ioc_map_del(struct ioc_map *m, const void *key, size_t len);
 
-/* Iteration: for (size_t i = 0; ioc_map_next(m, &i, &key, &len, &val);) */
+/* Iteration: for (size_t i = 0; ioc_map_next(m, &i, &key, &len, &val);)
+ * Gets and deletes may happen during an iteration; puts may not. */
 int ioc_map_next(const struct ioc_map *m, size_t *i, const char **key, size_t *len, void **val);
 
 #endif
