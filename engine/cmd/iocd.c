@@ -388,5 +388,9 @@ int main(int argc, char **argv)
     if (plugin) {
         return help_plugin(plugin);
     }
+    /* A file-size limit (ulimit -f, a quota-like cap) must reach the store as
+     * a failed write, which it holds and retries like a full disk, instead of
+     * killing the engine with SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     return run(path, check);
 }
