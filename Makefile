@@ -24,12 +24,15 @@ build-asan: deps
 demo: build
 	@sh scripts/demo.sh $(BUILD)
 
-# Every test, in the normal build and under AddressSanitizer + UBSan. Fuzzing is brief here:
-# test_fuzz_regressions replays the seed corpora and every kept crash input (fuzz/README.md).
+# Every test, in the normal build and under AddressSanitizer + UBSan, then every fuzzer for
+# TEST_FUZZ_SECONDS each. test_fuzz_regressions (in ctest) replays the seed corpora and every
+# kept crash input; the brief fuzzing after it looks for new ones (fuzz/README.md).
+TEST_FUZZ_SECONDS ?= 10
 test: build build-asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 
 # Throughput benchmark (bench/README.md); rewrites bench/RESULTS.md. Never part of make test.
 bench: build

@@ -5,9 +5,10 @@
 # package lists yet.
 #
 # Usage: sh scripts/deps.sh [fuzz]
-# With "fuzz" it also installs what `make fuzz` needs: clang and its runtime
-# libraries (libFuzzer, ASan, UBSan). Only `make fuzz` asks for them, so
-# `make test` and `make demo` keep building with gcc alone.
+# With "fuzz" it also installs what the fuzzers need: clang and its runtime
+# libraries (libFuzzer, ASan, UBSan). `make fuzz` and the brief fuzzing at the
+# end of `make test` ask for them; the builds themselves use gcc, and
+# `make demo` needs none of them.
 set -eu
 
 PACKAGES="build-essential cmake pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libcjson-dev \
