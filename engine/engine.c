@@ -653,23 +653,47 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
 
 static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r, size_t klen);
 
+enum wstate_kind { WS_WINDOW, WS_SEQUENCE, WS_ABSENT, WS_ALL };
+
+static enum wstate_kind wstate_kind(const struct ioc_rule *r)
+{
+    if (r->n_steps) {
+        return WS_SEQUENCE;
+    }
+    if (r->n_members) {
+        return WS_ALL;
+    }
+    return r->corr.kind == IOC_CORR_ABSENT ? WS_ABSENT : WS_WINDOW;
+}
+
 /* Frees a key state's memory (not its list or map entry). */
 static void wstate_release(struct ioc_engine *e, struct wstate *ws)
 {
-    ioc_window_close(&ws->w);
-    if (ws->mw) {
-        for (size_t i = 0; i < e->rules->rules[ws->rule].n_members; i++) {
-            ioc_window_close(&ws->mw[i]);
+    const struct ioc_rule *r = &e->rules->rules[ws->rule];
+    switch (wstate_kind(r)) {
+    case WS_WINDOW:
+        ioc_window_close(&ws->w);
+        break;
+    case WS_SEQUENCE:
+        free(ws->starts);
+        break;
+    case WS_ABSENT:
+        free(ws->raw);
+        break;
+    case WS_ALL:
+        if (ws->mw) {
+            for (size_t i = 0; i < r->n_members; i++) {
+                ioc_window_close(&ws->mw[i]);
+            }
         }
+        if (ws->geo) {
+            ioc_geo_grid_close(ws->geo);
+        }
+        free(ws->geo);
+        free(ws->mw);
+        free(ws->sat);
+        break;
     }
-    if (ws->geo) {
-        ioc_geo_grid_close(ws->geo);
-    }
-    free(ws->geo);
-    free(ws->mw);
-    free(ws->sat);
-    free(ws->starts);
-    free(ws->raw);
     free(ws);
 }
 static void sweep(struct ioc_engine *e, const struct ioc_rule *r, const struct wstate *keep);
@@ -768,9 +792,11 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
         return NULL;
     }
     memcpy(ws->key, e->keybuf, klen);
-    ws->keylen = klen;
+    ws->keylen = (uint32_t)klen;
     ws->rule = r->index;
-    ioc_window_init(&ws->w, r->corr.has_distinct);
+    if (wstate_kind(r) == WS_WINDOW) {
+        ioc_window_init(&ws->w, r->corr.has_distinct);
+    }
     if (r->n_steps) {
         if (!(ws->starts = malloc(r->n_steps * sizeof *ws->starts))) {
             free(ws);
@@ -1179,7 +1205,7 @@ static void fire(struct ioc_engine *e, struct ioc_timer *t)
     e->keybuf[t->keylen] = 0;
     if (t->kind == TIMER_ABSENT) {
         struct wstate *ws = ioc_map_get(&e->windows, t->key, t->keylen);
-        if (!ws || !ws->armed || r->corr.kind != IOC_CORR_ABSENT || ws->rule != t->rule) {
+        if (!ws || r->corr.kind != IOC_CORR_ABSENT || ws->rule != t->rule || !ws->armed) {
             return;
         }
         int64_t due = ws->last_ts + r->corr.window_ms;
@@ -1637,7 +1663,7 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     e->next_id = 1;
     e->next_silence_id = 1;
     ioc_map_init(&e->incidents);
-    ioc_map_init(&e->windows);
+    ioc_map_init_borrowed(&e->windows); /* keys live in their struct wstate */
     ioc_timers_init(&e->timers);
     ioc_map_init(&e->seen);
     uv_update_time(loop);

@@ -82,19 +82,27 @@ enum {
  * expired ones (nothing newer than the watermark minus the window) are found
  * at its head without a scan. */
 struct wstate {
-    struct ioc_window w;
     struct wstate *prev, *next;
-    uint32_t rule;
     int64_t last_ts;
-    int64_t *starts; /* sequence: latest start of a chain that completed step i */
-    char *raw;       /* absent: the key's last event, for the incident's fields */
-    size_t raw_len;
-    int armed;       /* absent: a timer is pending */
-    int64_t *sat;             /* all: when each member was last satisfied */
-    struct ioc_window *mw;    /* all: each expression member's events */
-    struct ioc_geo_grid *geo; /* all + near: where members were satisfied */
-    size_t keylen;
-    char key[];
+    uint32_t rule;
+    uint32_t keylen;
+    /* What the rule's clause keeps (wstate_kind() in engine.c tells which):
+     * a key costs only its own clause's state, and there may be millions. */
+    union {
+        struct ioc_window w; /* count, aggregate */
+        int64_t *starts;     /* sequence: latest start of a chain that completed step i */
+        struct {             /* absent */
+            char *raw;       /* the key's last event, for the incident's fields */
+            size_t raw_len;
+            int armed;       /* a timer is pending */
+        };
+        struct {                      /* all */
+            int64_t *sat;             /* when each member was last satisfied */
+            struct ioc_window *mw;    /* each expression member's events */
+            struct ioc_geo_grid *geo; /* with near: where members were satisfied */
+        };
+    };
+    char key[]; /* also the key of its entry in e->windows, which borrows it */
 };
 
 struct wlist {

@@ -31,9 +31,15 @@ void ioc_map_init(struct ioc_map *m)
     memset(m, 0, sizeof *m);
 }
 
+void ioc_map_init_borrowed(struct ioc_map *m)
+{
+    ioc_map_init(m);
+    m->borrowed = 1;
+}
+
 static void free_keys(const struct ioc_map *m, struct ioc_map_slot *slots, size_t cap)
 {
-    for (size_t i = 0; i < cap; i++) {
+    for (size_t i = 0; i < cap && !m->borrowed; i++) {
         if (slots[i].key && slots[i].key != TOMB(m)) {
             free(slots[i].key);
         }
@@ -46,7 +52,9 @@ void ioc_map_close(struct ioc_map *m)
     free_keys(m, m->old, m->old_cap);
     free(m->slots);
     free(m->old);
+    int borrowed = m->borrowed;
     memset(m, 0, sizeof *m);
+    m->borrowed = borrowed;
 }
 
 uint64_t ioc_hash(const void *data, size_t len)
@@ -168,12 +176,14 @@ int ioc_map_put(struct ioc_map *m, const void *key, size_t len, void *val)
             return rc;
         }
     }
-    char *copy = malloc(len + 1);
-    if (!copy) {
-        return IOC_ENOMEM;
+    char *copy = (char *)key;
+    if (!m->borrowed) {
+        if (!(copy = malloc(len + 1))) {
+            return IOC_ENOMEM;
+        }
+        memcpy(copy, key, len);
+        copy[len] = 0;
     }
-    memcpy(copy, key, len);
-    copy[len] = 0;
     *place(m, h) = (struct ioc_map_slot){copy, len, h, val};
     m->n++;
     return 0;
@@ -186,7 +196,9 @@ void *ioc_map_del(struct ioc_map *m, const void *key, size_t len)
         return NULL;
     }
     void *v = s->val;
-    free(s->key);
+    if (!m->borrowed) {
+        free(s->key);
+    }
     s->key = TOMB(m);
     s->val = NULL;
     m->n--;

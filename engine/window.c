@@ -18,30 +18,49 @@ void ioc_window_init(struct ioc_window *w, bool distinct)
 {
     memset(w, 0, sizeof *w);
     w->distinct = distinct;
-    ioc_map_init(&w->seen);
+    w->cap = IOC_WINDOW_INLINE;
 }
 
 void ioc_window_close(struct ioc_window *w)
 {
     free(w->items);
-    ioc_map_close(&w->seen);
+    if (w->seen) {
+        ioc_map_close(w->seen);
+        free(w->seen);
+    }
     memset(w, 0, sizeof *w);
+}
+
+static struct ioc_window_item *ring(const struct ioc_window *w)
+{
+    return w->items ? w->items : (struct ioc_window_item *)w->small;
 }
 
 static struct ioc_window_item *at(const struct ioc_window *w, size_t i)
 {
-    return &w->items[(w->head + i) % w->cap];
+    return &ring(w)[(w->head + i) % w->cap];
+}
+
+/* Counts one more (d = +1) or one fewer (d = -1) occurrence of hash h. */
+static int seen_add(struct ioc_window *w, uint64_t h, int d)
+{
+    uintptr_t c = (uintptr_t)ioc_map_get(w->seen, &h, sizeof h);
+    if (d < 0 && c <= 1) {
+        ioc_map_del(w->seen, &h, sizeof h);
+        return 0;
+    }
+    return ioc_map_put(w->seen, &h, sizeof h, (void *)(c + (uintptr_t)(intptr_t)d));
 }
 
 int ioc_window_push(struct ioc_window *w, int64_t ts, double v, uint64_t h)
 {
     if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 4;
+        uint32_t nc = w->cap * 2;
         struct ioc_window_item *ni = malloc(nc * sizeof *ni);
         if (!ni) {
             return IOC_ENOMEM;
         }
-        for (size_t i = 0; i < w->n; i++) {
+        for (uint32_t i = 0; i < w->n; i++) {
             ni[i] = *at(w, i);
         }
         free(w->items);
@@ -49,31 +68,36 @@ int ioc_window_push(struct ioc_window *w, int64_t ts, double v, uint64_t h)
         w->cap = nc;
         w->head = 0;
     }
+    struct ioc_window_item it = {.ts = ts};
     if (w->distinct) {
-        uintptr_t c = (uintptr_t)ioc_map_get(&w->seen, &h, sizeof h);
-        if (ioc_map_put(&w->seen, &h, sizeof h, (void *)(c + 1)) != 0) {
+        if (!w->seen) {
+            if (!(w->seen = malloc(sizeof *w->seen))) {
+                return IOC_ENOMEM;
+            }
+            ioc_map_init(w->seen);
+        }
+        if (seen_add(w, h, +1) != 0) {
             return IOC_ENOMEM;
         }
+        it.u.h = h;
+    } else {
+        it.u.v = v;
+        w->sum += v;
     }
-    w->items[(w->head + w->n) % w->cap] = (struct ioc_window_item){ts, v, h};
+    *at(w, w->n) = it;
     w->n++;
-    w->sum += v;
     return 0;
 }
 
 void ioc_window_evict(struct ioc_window *w, int64_t before)
 {
-    while (w->n > 0 && w->items[w->head].ts <= before) {
-        struct ioc_window_item *it = &w->items[w->head];
+    while (w->n > 0 && at(w, 0)->ts <= before) {
+        struct ioc_window_item *it = at(w, 0);
         if (w->distinct) {
-            uintptr_t c = (uintptr_t)ioc_map_get(&w->seen, &it->h, sizeof it->h);
-            if (c <= 1) {
-                ioc_map_del(&w->seen, &it->h, sizeof it->h);
-            } else {
-                ioc_map_put(&w->seen, &it->h, sizeof it->h, (void *)(c - 1));
-            }
+            seen_add(w, it->u.h, -1);
+        } else {
+            w->sum -= it->u.v;
         }
-        w->sum -= it->v;
         w->head = (w->head + 1) % w->cap;
         w->n--;
     }
@@ -84,7 +108,7 @@ void ioc_window_evict(struct ioc_window *w, int64_t before)
 
 int64_t ioc_window_count(const struct ioc_window *w)
 {
-    return w->distinct ? (int64_t)w->seen.n : (int64_t)w->n;
+    return w->distinct ? (w->seen ? (int64_t)w->seen->n : 0) : (int64_t)w->n;
 }
 
 bool ioc_window_agg(const struct ioc_window *w, enum ioc_agg_fn fn, double *out)
@@ -101,9 +125,9 @@ bool ioc_window_agg(const struct ioc_window *w, enum ioc_agg_fn fn, double *out)
         return true;
     case IOC_AGG_MIN:
     case IOC_AGG_MAX: {
-        double best = at(w, 0)->v;
-        for (size_t i = 1; i < w->n; i++) {
-            double v = at(w, i)->v;
+        double best = at(w, 0)->u.v;
+        for (uint32_t i = 1; i < w->n; i++) {
+            double v = at(w, i)->u.v;
             if (fn == IOC_AGG_MIN ? v < best : v > best) {
                 best = v;
             }
@@ -113,7 +137,7 @@ bool ioc_window_agg(const struct ioc_window *w, enum ioc_agg_fn fn, double *out)
     }
     case IOC_AGG_RATE: {
         const struct ioc_window_item *a = at(w, 0), *b = at(w, w->n - 1);
-        *out = b->ts > a->ts ? (b->v - a->v) * 3600000.0 / (double)(b->ts - a->ts) : 0;
+        *out = b->ts > a->ts ? (b->u.v - a->u.v) * 3600000.0 / (double)(b->ts - a->ts) : 0;
         return true;
     }
     }

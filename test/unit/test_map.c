@@ -115,3 +115,27 @@ TEST(put_replaces_a_value_in_either_table)
     CHECK_EQ_INT(m.n, 1000);
     ioc_map_close(&m);
 }
+
+/* A borrowing map keeps the caller's pointer: the key lives in the value. */
+TEST(borrowed_keys_are_the_callers_own)
+{
+    struct ioc_map m;
+    ioc_map_init_borrowed(&m);
+    static char keys[500][16];
+    for (int i = 0; i < 500; i++) {
+        int len = snprintf(keys[i], sizeof keys[i], "k%d", i);
+        REQUIRE(ioc_map_put(&m, keys[i], (size_t)len, keys[i]) == 0);
+    }
+    const char *key;
+    void *val;
+    size_t n = 0;
+    for (size_t i = 0; ioc_map_next(&m, &i, &key, NULL, &val);) {
+        CHECK(key == val); /* the very bytes put, not a copy */
+        n++;
+    }
+    CHECK_EQ_INT(n, 500);
+    CHECK(ioc_map_del(&m, "k7", 2) == keys[7]);
+    CHECK(ioc_map_get(&m, "k7", 2) == NULL);
+    CHECK(ioc_map_get(&m, "k8", 2) == keys[8]);
+    ioc_map_close(&m);
+}

@@ -20,23 +20,31 @@
 
 enum ioc_agg_fn { IOC_AGG_AVG, IOC_AGG_MIN, IOC_AGG_MAX, IOC_AGG_SUM, IOC_AGG_RATE };
 
+/* 16 bytes: a key's window costs little when it holds few events, which is
+ * what most keys of a city hold (one gauge, a few readings). */
 struct ioc_window_item {
     int64_t ts;
-    double v;
-    uint64_t h; /* hash of the distinct field's value; 0 when not counting distinct */
+    union {
+        double v;   /* the value aggregated */
+        uint64_t h; /* distinct windows: the hash of the distinct field's value */
+    } u;
 };
 
+#define IOC_WINDOW_INLINE 2
+
 struct ioc_window {
-    struct ioc_window_item *items; /* ring buffer */
-    size_t cap, head, n;
-    double sum; /* running sum of v */
+    struct ioc_window_item *items; /* ring buffer; NULL while `small` holds it */
+    double sum;                    /* running sum of v (not for distinct windows) */
+    uint32_t cap, head, n;
     bool distinct;
-    struct ioc_map seen; /* hash (8 bytes) -> occurrences, when distinct */
+    struct ioc_map *seen; /* distinct: hash (8 bytes) -> occurrences; made on first use */
+    struct ioc_window_item small[IOC_WINDOW_INLINE];
 };
 
 void ioc_window_init(struct ioc_window *w, bool distinct);
 void ioc_window_close(struct ioc_window *w);
-/* Appends one event; 0 or IOC_ENOMEM. */
+/* Appends one event: its value v, or for a distinct window the hash h of
+ * its distinct value (v is then ignored). 0 or IOC_ENOMEM (nothing added). */
 int ioc_window_push(struct ioc_window *w, int64_t ts, double v, uint64_t h);
 /* Drops the events at or before `before` (event time). */
 void ioc_window_evict(struct ioc_window *w, int64_t before);
