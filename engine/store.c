@@ -33,6 +33,16 @@
  * logged once when writes start failing and once when they recover, not once
  * per batch.
  *
+ * Checkpoints. SQLite would copy the WAL back into the database inside the
+ * commit that crosses its threshold, so every few thousand events one batch
+ * would take ten times as long, and every change behind it would wait. The
+ * writer's connection therefore never checkpoints by itself: its WAL hook
+ * wakes a checkpointer thread, which has a connection of its own and runs
+ * PASSIVE checkpoints beside the writer (WAL lets the two run at once). When
+ * the WAL still grows past CKPT_FORCE_FRAMES (the checkpointer cannot keep
+ * up, or a reader holds it back), the writer runs a RESTART checkpoint itself,
+ * so the WAL stays bounded.
+ *
  * Reads (ioc_db_*) open their own read-only connection on the calling thread.
  */
 #include <errno.h>
@@ -60,6 +70,11 @@
 #define STORE_SCHEMA_VERSION 1
 /* How long a statement waits for another connection's lock (the CLI, a backup). */
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* WAL frames (pages) after which the checkpointer is woken: SQLite's own
+ * default threshold. */
+#define CKPT_FRAMES 1000
+/* WAL frames after which the writer checkpoints itself, waiting if it must. */
+#define CKPT_FORCE_FRAMES 8000
 /* Arena chunks start small (most batches hold a few records) and double. */
 #define CHUNK_MIN ((size_t)4096)
 #define CHUNK_MAX ((size_t)1 << 20)
@@ -641,6 +656,7 @@ struct ioc_store {
     char *path;
     bool archive_events;
     size_t queue_max;
+    char journal_mode[16]; /* as SQLite reported it at open: "wal" normally */
     /* The writer thread's, between open and close. */
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
@@ -650,12 +666,18 @@ struct ioc_store {
     uv_mutex_t mu;
     uv_cond_t has_work; /* the writer waits: pending list empty */
     uv_cond_t has_room; /* submit waits: pending list full */
-    int sync_inited;    /* how many of mu, has_work, has_room are initialised */
+    int sync_inited;    /* how many of mu, has_work, has_room, has_ckpt are initialised */
     struct ioc_batch *pending_head, *pending_tail;
     size_t n_pending;
     struct ioc_batch *done_head, *done_tail;
     bool stopping;
     struct ioc_store_stats stats;
+    /* The checkpointer: its connection and thread; the flags under mu. */
+    sqlite3 *ckpt_db;
+    uv_thread_t ckpt_thread;
+    bool ckpt_started;
+    bool ckpt_wanted, ckpt_stopping;
+    uv_cond_t has_ckpt; /* the checkpointer waits: nothing to copy */
     /* The loop thread's. */
     uv_async_t async;
     uv_thread_t thread;
@@ -671,12 +693,17 @@ static void db_close(struct ioc_store *s)
     }
     sqlite3_close(s->db);
     s->db = NULL;
+    sqlite3_close(s->ckpt_db);
+    s->ckpt_db = NULL;
 }
 
 /* Frees whatever open got to build. */
 static void store_free(struct ioc_store *s)
 {
     db_close(s);
+    if (s->sync_inited > 3) {
+        uv_cond_destroy(&s->has_ckpt);
+    }
     if (s->sync_inited > 2) {
         uv_cond_destroy(&s->has_room);
     }
@@ -800,6 +827,7 @@ static int db_open(struct ioc_store *s, const char *sync, char *err, size_t errl
         SQLITE_OK) {
         goto fail;
     }
+    snprintf(s->journal_mode, sizeof s->journal_mode, "%s", mode);
     if (strcasecmp(mode, "wal") != 0) {
         /* An in-memory database, or a file system without shared memory. */
         ioc_warn("store", "%s: journal mode is %s, not WAL", s->path, mode);
@@ -1053,6 +1081,76 @@ static void write_group(struct ioc_store *s, struct ioc_batch *group, struct ioc
     s->failed_since += failed;
 }
 
+/* After each commit, on the writer thread: how long the WAL is decides who
+ * checkpoints (see the top). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct ioc_store *s = arg;
+    if (frames >= CKPT_FORCE_FRAMES) {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    } else if (frames >= CKPT_FRAMES) {
+        uv_mutex_lock(&s->mu);
+        s->ckpt_wanted = true;
+        uv_cond_signal(&s->has_ckpt);
+        uv_mutex_unlock(&s->mu);
+    }
+    return SQLITE_OK;
+}
+
+static void checkpointer_main(void *arg)
+{
+    struct ioc_store *s = arg;
+    for (;;) {
+        uv_mutex_lock(&s->mu);
+        while (!s->ckpt_wanted && !s->ckpt_stopping) {
+            uv_cond_wait(&s->has_ckpt, &s->mu);
+        }
+        bool stop = s->ckpt_stopping;
+        s->ckpt_wanted = false;
+        uv_mutex_unlock(&s->mu);
+        if (stop) {
+            return;
+        }
+        /* PASSIVE copies what no reader needs and never waits; what it leaves
+         * is taken by the next one. A failure (a full disk) shows in the
+         * writer's own errors, so it is not reported twice. */
+        sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+}
+
+static void checkpointer_stop(struct ioc_store *s)
+{
+    if (!s->ckpt_started) {
+        return;
+    }
+    uv_mutex_lock(&s->mu);
+    s->ckpt_stopping = true;
+    uv_cond_signal(&s->has_ckpt);
+    uv_mutex_unlock(&s->mu);
+    uv_thread_join(&s->ckpt_thread);
+    s->ckpt_started = false;
+}
+
+/* Moves checkpoints off the writer. Without WAL (an in-memory database) or
+ * without a second connection, SQLite's own checkpoints stay as they are. */
+static void checkpointer_start(struct ioc_store *s)
+{
+    if (!sqlite3_db_filename(s->db, "main") || !*sqlite3_db_filename(s->db, "main") ||
+        sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        sqlite3_close(s->ckpt_db);
+        s->ckpt_db = NULL;
+        return;
+    }
+    if (uv_thread_create(&s->ckpt_thread, checkpointer_main, s) != 0) {
+        sqlite3_close(s->ckpt_db);
+        s->ckpt_db = NULL;
+        return;
+    }
+    s->ckpt_started = true;
+    sqlite3_wal_hook(s->db, wal_hook, s);
+}
+
 static void writer_main(void *arg)
 {
     struct ioc_store *s = arg;
@@ -1182,14 +1280,22 @@ int ioc_store_open(const struct ioc_store_opts *o, uv_loop_t *loop, struct ioc_s
         goto fail;
     }
     s->sync_inited = 3;
+    if (uv_cond_init(&s->has_ckpt) != 0) {
+        goto fail;
+    }
+    s->sync_inited = 4;
     if (uv_async_init(loop, &s->async, on_async) != 0) {
         goto fail;
     }
     s->async.data = s;
     uv_unref((uv_handle_t *)&s->async);
+    if (strcasecmp(s->journal_mode, "wal") == 0) {
+        checkpointer_start(s);
+    }
     if (uv_thread_create(&s->thread, writer_main, s) != 0) {
         /* The handle is live now: the store is freed when it has closed. */
         set_err(err, errlen, "%s: cannot start the writer thread", s->path);
+        checkpointer_stop(s);
         db_close(s);
         uv_close((uv_handle_t *)&s->async, on_async_closed);
         return IOC_EUV;
@@ -1218,6 +1324,7 @@ void ioc_store_close(struct ioc_store *s)
     uv_mutex_unlock(&s->mu);
     /* The writer empties the pending list before it returns. */
     uv_thread_join(&s->thread);
+    checkpointer_stop(s);
     deliver_done(s);
     db_close(s);
     /* The mutex and conditions outlive this call: a done callback that closed
