@@ -98,8 +98,8 @@ static const struct ioc_option security_options[] = {
     IOC_OPTION_END,
 };
 
-static const char *const sections[] = {"engine",    "inputs", "outputs", "control",
-                                       "store",     "rules",  "grades",  "escalation_policies",
+static const char *const sections[] = {"engine",    "inputs", "outputs",  "control",
+                                       "store",     "rules",  "grades",   "escalation_policies",
                                        "operators", "shifts", "security", NULL};
 
 const char *ioc_datadir(void)
@@ -388,8 +388,8 @@ static int add_peer(struct ioc_security_conf *s, const struct ioc_ynode *node, c
     return 0;
 }
 
-static int add_peer_list(struct ioc_security_conf *s, const struct ioc_ynode *seq,
-                         const char *what, unsigned domains, struct ioc_diag *d)
+static int add_peer_list(struct ioc_security_conf *s, const struct ioc_ynode *seq, const char *what,
+                         unsigned domains, struct ioc_diag *d)
 {
     int bad = 0;
     if (seq->kind != IOC_Y_SEQ) {
@@ -614,11 +614,12 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
         const struct ioc_ynode *ctl = SECTION("control");
         bad |= check_loopback(ctl ? ioc_ymap_get(ctl, "bind") : NULL, "control.bind", diag) != 0;
         for (size_t i = 0; i < c->n_inputs; i++) {
-            bad |= check_loopback(ioc_ymap_get(c->inputs[i].node, "bind"), "inputs.bind", diag) != 0;
+            bad |=
+                check_loopback(ioc_ymap_get(c->inputs[i].node, "bind"), "inputs.bind", diag) != 0;
         }
         for (size_t i = 0; i < c->n_outputs; i++) {
-            bad |= check_loopback(ioc_ymap_get(c->outputs[i].node, "bind"), "outputs.bind",
-                                  diag) != 0;
+            bad |=
+                check_loopback(ioc_ymap_get(c->outputs[i].node, "bind"), "outputs.bind", diag) != 0;
         }
     }
 #undef SECTION

@@ -153,8 +153,7 @@ int ioc_curve_read_key(const char *path, char pub[IOC_CURVE_KEY_CHARS + 1],
     if (rc == 0 && got_sec[0]) {
         char derived[IOC_CURVE_KEY_CHARS + 1];
         if (zmq_curve_public(derived, got_sec) != 0) {
-            set_err(err, errlen, "%s: cannot derive the public key: %s", path,
-                    zmq_strerror(errno));
+            set_err(err, errlen, "%s: cannot derive the public key: %s", path, zmq_strerror(errno));
             rc = IOC_EZMQ;
         } else if (got_pub[0] && strcmp(derived, got_pub) != 0) {
             set_err(err, errlen, "%s: public-key does not belong to secret-key", path);
@@ -505,8 +504,7 @@ int ioc_zap_start(uv_loop_t *loop, void *zctx, const struct ioc_security_conf *s
     if (!(z->sock = zmq_socket(zctx, ZMQ_ROUTER)) ||
         zmq_setsockopt(z->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_bind(z->sock, ZAP_ENDPOINT) != 0) {
-        ioc_error(TAG, "cannot bind the ZAP handler on %s: %s", ZAP_ENDPOINT,
-                  zmq_strerror(errno));
+        ioc_error(TAG, "cannot bind the ZAP handler on %s: %s", ZAP_ENDPOINT, zmq_strerror(errno));
         if (z->sock) {
             zmq_close(z->sock);
         }

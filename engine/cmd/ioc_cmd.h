@@ -75,13 +75,13 @@ int cli_parse_int(const char *s, long long min, long long max, long long *out);
 /* ---- CURVE keys of this client (ioc_common.c) -------------------------- */
 
 /* Every command that talks to an engine takes --keypair FILE (this client's
- * key pair, NAME.key from `ioc keygen`; not --key, which silence uses) and --server-key FILE (the engine's
- * public key, its .pub), defaulting to $IOC_KEY and $IOC_SERVER_KEY. One
- * process acts as one identity, so the two paths are kept once for the
- * process, like the stop flag. */
+ * key pair, NAME.key from `ioc keygen`; not --key, which silence uses) and
+ * --server-key FILE (the engine's public key, its .pub), defaulting to
+ * $IOC_KEY and $IOC_SERVER_KEY. One process acts as one identity, so the two
+ * paths are kept once for the process, like the stop flag. */
 enum { CLI_OPT_KEY = 700, CLI_OPT_SERVER_KEY };
 #define CLI_KEY_LONGOPTS                                                                           \
-    {"keypair", required_argument, NULL, CLI_OPT_KEY},                                                 \
+    {"keypair", required_argument, NULL, CLI_OPT_KEY},                                             \
         {"server-key", required_argument, NULL, CLI_OPT_SERVER_KEY}
 /* Whether getopt_long's c is one of CLI_KEY_LONGOPTS; if so, takes arg. */
 bool cli_key_option(int c, const char *arg);

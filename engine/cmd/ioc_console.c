@@ -539,10 +539,14 @@ static int run_lines(struct cli_sub *sub, long long max_count, double idle_s)
 int cli_cmd_console(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"control", required_argument, NULL, 'C'},
-        {"operator", required_argument, NULL, 'o'}, {"lines", no_argument, NULL, 'l'},
-        {"count", required_argument, NULL, 'n'},    {"idle-exit", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},           CLI_KEY_LONGOPTS,
+        {"endpoint", required_argument, NULL, 'e'},
+        {"control", required_argument, NULL, 'C'},
+        {"operator", required_argument, NULL, 'o'},
+        {"lines", no_argument, NULL, 'l'},
+        {"count", required_argument, NULL, 'n'},
+        {"idle-exit", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        CLI_KEY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER");

@@ -94,7 +94,6 @@ static const struct ioc_option in_rel_options[] = {
     IOC_OPTION_END,
 };
 
-
 /* ---- answers ------------------------------------------------------------- */
 
 /* [identity][batch-id]["ok"] or [identity][batch-id]["error"][reason]. A

@@ -37,8 +37,8 @@ static void keyed_prepare(struct keyed *k)
     iocd_prepare(&k->d, NULL, NULL);
     snprintf(k->keys, sizeof k->keys, "%s/keys", k->d.dir);
     REQUIRE(mkdir(k->keys, 0700) == 0);
-    char *argv[] = {(char *)IOC_BIN, "keygen", "--out", k->keys, "server", "gw1", "op1", "sup1",
-                    "intruder", NULL};
+    char *argv[] = {(char *)IOC_BIN, "keygen", "--out", k->keys,    "server",
+                    "gw1",           "op1",    "sup1",  "intruder", NULL};
     struct run_result r;
     REQUIRE(run_argv(&r, 30, NULL, argv) == 0);
     if (r.status != 0) {
@@ -148,8 +148,7 @@ static bool reply_ok(const cJSON *r)
 static void publish_until_stored(struct keyed *k, void *push, const char *device)
 {
     char sql[256], id[64];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents WHERE key LIKE '%%\"%s\"%%'",
-             device);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM incidents WHERE key LIKE '%%\"%s\"%%'", device);
     snprintf(id, sizeof id, "ev-%s", device);
     send_level(push, id, device);
     CHECK(h_wait_sql(k->d.db, sql, 1, WAIT_MS) == 1);
@@ -184,8 +183,7 @@ TEST(listed_publisher_accepted_unlisted_refused_counted_and_audited)
     CHECK(h_sql_int(k.d.db, sql) >= 1);
 
     /* The refused events never arrived, and the refusals are counted. */
-    CHECK_EQ_INT(h_sql_int(k.d.db, "SELECT count(*) FROM incidents WHERE key LIKE '%X%'"),
-                 0);
+    CHECK_EQ_INT(h_sql_int(k.d.db, "SELECT count(*) FROM incidents WHERE key LIKE '%X%'"), 0);
     cJSON *st = control(&k, "op1", "{\"op\":\"status\"}", WAIT_MS);
     REQUIRE(reply_ok(st));
     const cJSON *refused = cJSON_GetObjectItemCaseSensitive(st, "refused_connections");
@@ -209,8 +207,7 @@ TEST(plain_clients_are_refused)
     send_level(plain, "ev-P1", "P1");
     void *gw1 = keyed_socket(&k, ZMQ_PUSH, "gw1", k.d.ingest_port);
     publish_until_stored(&k, gw1, "G1");
-    CHECK_EQ_INT(h_sql_int(k.d.db, "SELECT count(*) FROM incidents WHERE key LIKE '%P1%'"),
-                 0);
+    CHECK_EQ_INT(h_sql_int(k.d.db, "SELECT count(*) FROM incidents WHERE key LIKE '%P1%'"), 0);
     /* A plain control client gets no answer at all; a keyed one does. */
     cJSON *r = control(&k, NULL, "{\"op\":\"status\"}", 1500);
     CHECK(r == NULL);
@@ -336,12 +333,14 @@ TEST(the_cli_uses_keys_for_send_and_operator_commands)
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", k.d.ingest_port);
     snprintf(ctl, sizeof ctl, "tcp://127.0.0.1:%d", k.d.control_port);
     kpath(&k, "server.pub", srv, sizeof srv);
-    char *send_argv[] = {(char *)IOC_BIN, "send", "-e", ep, "--keypair",
-                         kpath(&k, "gw1.key", key, sizeof key), "--server-key", srv, NULL};
+    char *send_argv[] = {
+        (char *)IOC_BIN, "send", "-e", ep, "--keypair", kpath(&k, "gw1.key", key, sizeof key),
+        "--server-key",  srv,    NULL};
     struct run_result r;
-    REQUIRE(run_argv(&r, 30, "{\"id\":\"c1\",\"source\":\"sensor\",\"type\":\"water_level\","
-                             "\"device\":\"CLI1\",\"value\":2.2,"
-                             "\"ts\":\"2026-02-11T00:00:00+07:00\"}\n",
+    REQUIRE(run_argv(&r, 30,
+                     "{\"id\":\"c1\",\"source\":\"sensor\",\"type\":\"water_level\","
+                     "\"device\":\"CLI1\",\"value\":2.2,"
+                     "\"ts\":\"2026-02-11T00:00:00+07:00\"}\n",
                      send_argv) == 0);
     CHECK_EQ_INT(r.status, 0);
     run_result_free(&r);
@@ -350,8 +349,17 @@ TEST(the_cli_uses_keys_for_send_and_operator_commands)
     long long id = h_sql_int(k.d.db, "SELECT id FROM incidents LIMIT 1");
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", id);
-    char *ack_argv[] = {(char *)IOC_BIN, "ack", ids, "-e", ctl, "--operator", "mayor",
-                        "--keypair", kpath(&k, "op1.key", key, sizeof key), "--server-key", srv,
+    char *ack_argv[] = {(char *)IOC_BIN,
+                        "ack",
+                        ids,
+                        "-e",
+                        ctl,
+                        "--operator",
+                        "mayor",
+                        "--keypair",
+                        kpath(&k, "op1.key", key, sizeof key),
+                        "--server-key",
+                        srv,
                         NULL};
     REQUIRE(run_argv(&r, 30, NULL, ack_argv) == 0);
     CHECK_EQ_INT(r.status, 0);
