@@ -78,9 +78,29 @@ static const struct ioc_option grade_options[] = {
     IOC_OPTION_END,
 };
 
-static const char *const sections[] = {"engine",    "inputs", "outputs", "control",
-                                       "store",     "rules",  "grades",  "escalation_policies",
-                                       "operators", "shifts", NULL};
+/* The security section through its option table. publishers and consoles
+ * are lists, read by load_security; their slots exist only so the table can
+ * name them (in errors and help) and stay NULL. */
+struct security_keys {
+    char *server_key;
+    char *publishers, *consoles;
+};
+
+static const struct ioc_option security_options[] = {
+    {"server_key", IOC_OPT_PATH, NULL, 0, 0, offsetof(struct security_keys, server_key),
+     "the engine's secret key file (ioc keygen NAME writes NAME.key); setting it turns CURVE on "
+     "for every socket"},
+    {"publishers", IOC_OPT_STR, NULL, 0, 0, offsetof(struct security_keys, publishers),
+     "public key files (NAME.pub) of the senders allowed on the ingest sockets"},
+    {"consoles", IOC_OPT_STR, NULL, 0, 0, offsetof(struct security_keys, consoles),
+     "public key files of displays allowed on the publish socket only (operators' keys, "
+     "given in operators, are allowed there and on the control socket)"},
+    IOC_OPTION_END,
+};
+
+static const char *const sections[] = {"engine",    "inputs", "outputs",  "control",
+                                       "store",     "rules",  "grades",   "escalation_policies",
+                                       "operators", "shifts", "security", NULL};
 
 const char *ioc_datadir(void)
 {
@@ -300,6 +320,166 @@ static int load_shifts(struct ioc_config *c, const struct ioc_ynode *seq, struct
     return 0;
 }
 
+/* A path written at node, resolved against the directory of its file. */
+static char *node_path(const struct ioc_ynode *node)
+{
+    const char *slash = node->file ? strrchr(node->file, '/') : NULL;
+    if (node->str[0] == '/' || !slash || node->file[0] == '<') {
+        return strdup(node->str);
+    }
+    size_t n = (size_t)(slash - node->file) + strlen(node->str) + 2;
+    char *p = malloc(n);
+    if (p) {
+        snprintf(p, n, "%.*s/%s", (int)(slash - node->file), node->file, node->str);
+    }
+    return p;
+}
+
+/* Reads the public key of the file named at node and lists it for domains
+ * under name (NULL: the file's base name). */
+static int add_peer(struct ioc_security_conf *s, const struct ioc_ynode *node, const char *what,
+                    const char *name, unsigned domains, struct ioc_diag *d)
+{
+    char err[512], key[IOC_CURVE_KEY_CHARS + 1];
+    if (node->kind != IOC_Y_SCALAR) {
+        ioc_diag_at(d, node, "%s: expected the path of a key file", what);
+        return IOC_ECONFIG;
+    }
+    char *path = node_path(node);
+    if (!path) {
+        return IOC_ENOMEM;
+    }
+    int rc = ioc_curve_read_key(path, key, NULL, err, sizeof err);
+    if (rc != 0) {
+        ioc_diag_at(d, node, "%s: %s", what, err);
+        free(path);
+        return rc == IOC_ENOMEM ? rc : IOC_ECONFIG;
+    }
+    for (size_t i = 0; i < s->n_peers; i++) {
+        if (strcmp(s->peers[i].key, key) == 0) {
+            ioc_diag_at(d, node, "%s: %s holds the same key as %s", what, path, s->peers[i].file);
+            free(path);
+            return IOC_ECONFIG;
+        }
+    }
+    struct ioc_curve_peer *np = realloc(s->peers, (s->n_peers + 1) * sizeof *np);
+    if (!np) {
+        free(path);
+        return IOC_ENOMEM;
+    }
+    s->peers = np;
+    struct ioc_curve_peer *p = &s->peers[s->n_peers];
+    memset(p, 0, sizeof *p);
+    memcpy(p->key, key, sizeof key);
+    p->file = path;
+    p->domains = domains;
+    if (name) {
+        p->name = strdup(name);
+    } else {
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        size_t len = strcspn(base, ".");
+        p->name = strndup(base, len ? len : strlen(base));
+    }
+    if (!p->name) {
+        free(path);
+        return IOC_ENOMEM;
+    }
+    s->n_peers++;
+    return 0;
+}
+
+static int add_peer_list(struct ioc_security_conf *s, const struct ioc_ynode *seq, const char *what,
+                         unsigned domains, struct ioc_diag *d)
+{
+    int bad = 0;
+    if (seq->kind != IOC_Y_SEQ) {
+        ioc_diag_at(d, seq, "%s: expected a list of key files", what);
+        return IOC_ECONFIG;
+    }
+    for (size_t i = 0; i < seq->n; i++) {
+        int rc = add_peer(s, seq->items[i], what, NULL, domains, d);
+        if (rc == IOC_ENOMEM) {
+            return rc;
+        }
+        bad |= rc != 0;
+    }
+    return bad ? IOC_ECONFIG : 0;
+}
+
+/* security: {server_key, publishers, consoles}, and the key: of each
+ * operator (the roles themselves are policy.c's). */
+static int load_security(struct ioc_config *c, const struct ioc_ynode *sec,
+                         const struct ioc_ynode *ops, struct ioc_diag *d)
+{
+    static const char *const skip[] = {"publishers", "consoles", NULL};
+    struct ioc_security_conf *s = &c->security;
+    struct security_keys k = {0};
+    char err[512];
+    int rc, bad = 0;
+    if (sec && ioc_options_apply(security_options, &k, sec, skip, "security", d) != 0) {
+        bad = 1;
+    }
+    if (k.server_key) {
+        rc = ioc_curve_read_key(k.server_key, s->public_key, s->secret_key, err, sizeof err);
+        if (rc != 0) {
+            ioc_diag_at(d, ioc_ymap_get(sec, "server_key"), "security.server_key: %s", err);
+            bad = 1;
+        } else {
+            s->enabled = true;
+        }
+    }
+    const struct ioc_ynode *n;
+    if (sec && (n = ioc_ymap_get(sec, "publishers")) &&
+        (rc = add_peer_list(s, n, "security.publishers", IOC_ZAP_INGEST, d)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto oom;
+        }
+        bad = 1;
+    }
+    if (sec && (n = ioc_ymap_get(sec, "consoles")) &&
+        (rc = add_peer_list(s, n, "security.consoles", IOC_ZAP_PUBLISH, d)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto oom;
+        }
+        bad = 1;
+    }
+    for (size_t i = 0; ops && ops->kind == IOC_Y_SEQ && i < ops->n; i++) {
+        const struct ioc_ynode *o = ops->items[i], *key = ioc_ymap_get(o, "key");
+        const struct ioc_ynode *name = ioc_ymap_get(o, "name");
+        if (!key || !name || name->kind != IOC_Y_SCALAR) {
+            continue; /* policy.c reports a malformed entry */
+        }
+        rc = add_peer(s, key, "operators.key", name->str, IOC_ZAP_CONTROL | IOC_ZAP_PUBLISH, d);
+        if (rc == IOC_ENOMEM) {
+            goto oom;
+        }
+        bad |= rc != 0;
+    }
+    if (!s->enabled && s->n_peers > 0 && !bad) {
+        ioc_diag_at(d, sec ? sec : ops,
+                    "keys are listed but security.server_key is not set: without the engine's "
+                    "own key pair nothing can use them");
+        bad = 1;
+    }
+    ioc_options_free(security_options, &k);
+    return bad ? IOC_ECONFIG : 0;
+oom:
+    ioc_options_free(security_options, &k);
+    return IOC_ENOMEM;
+}
+
+/* Without keys, nothing listens beyond this machine. */
+static int check_loopback(const struct ioc_ynode *bind, const char *what, struct ioc_diag *d)
+{
+    if (!bind || bind->kind != IOC_Y_SCALAR || ioc_endpoint_is_loopback(bind->str)) {
+        return 0;
+    }
+    ioc_diag_at(d, bind,
+                "%s: %s is not loopback; configure security keys to listen beyond this machine",
+                what, bind->str);
+    return IOC_ECONFIG;
+}
+
 /* The base directory relative paths of a tree resolve against. */
 static char *base_dir(const char *file)
 {
@@ -355,7 +535,8 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
             if (!sections[j]) {
                 ioc_diag_at(diag, user->keys[i],
                             "unknown section '%s' (allowed: engine, inputs, outputs, control, "
-                            "store, rules, grades, escalation_policies, operators, shifts)",
+                            "store, rules, grades, escalation_policies, operators, shifts, "
+                            "security)",
                             k);
                 bad = 1;
             }
@@ -424,6 +605,23 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
         }
         bad |= rc != 0;
     }
+    rc = load_security(c, SECTION("security"), SECTION("operators"), diag);
+    if (rc == IOC_ENOMEM) {
+        goto fail;
+    }
+    bad |= rc != 0;
+    if (!c->security.enabled && rc == 0) {
+        const struct ioc_ynode *ctl = SECTION("control");
+        bad |= check_loopback(ctl ? ioc_ymap_get(ctl, "bind") : NULL, "control.bind", diag) != 0;
+        for (size_t i = 0; i < c->n_inputs; i++) {
+            bad |=
+                check_loopback(ioc_ymap_get(c->inputs[i].node, "bind"), "inputs.bind", diag) != 0;
+        }
+        for (size_t i = 0; i < c->n_outputs; i++) {
+            bad |=
+                check_loopback(ioc_ymap_get(c->outputs[i].node, "bind"), "outputs.bind", diag) != 0;
+        }
+    }
 #undef SECTION
 #undef FROM_USER
     free(file_base);
@@ -468,6 +666,7 @@ void ioc_config_free(struct ioc_config *c)
     free(c->trees);
     free(c->shifts);
     free(c->file);
+    ioc_security_conf_close(&c->security);
     free(c);
 }
 

@@ -2,11 +2,17 @@
  * control.c — the control socket: a ROUTER on the engine's loop that turns
  * JSON commands into handler calls and the handler's answers into replies.
  *
- * Owns one ZeroMQ context, one ROUTER socket and two loop handles (a
- * uv_poll_t on ZMQ_FD and a uv_idle_t). The engine embeds it and supplies
- * the handler; this file knows nothing about what the commands mean, only
- * the wire contract in control.h: the envelope, the JSON, and a boolean "ok"
- * first in every reply.
+ * Owns one ROUTER socket joined to the loop through zsock (in the engine's
+ * ZeroMQ context, or in one of its own when started without). The engine
+ * embeds it and supplies the handler; this file knows nothing about what the
+ * commands mean, only the wire contract in control.h: the envelope, the
+ * JSON, and a boolean "ok" first in every reply.
+ *
+ * Identity. With security keys the socket is a CURVE server and the ZAP
+ * handler names the operator behind each key (User-Id). The request's
+ * "operator" is then replaced by that name before the handler sees it, so
+ * roles, the audit and the command journal all carry the key's owner,
+ * whatever the JSON claimed.
  *
  * Envelope. A ROUTER receives [identity][body] from a DEALER and
  * [identity][empty][body] from a REQ. The reply goes back in the same shape,
@@ -15,14 +21,10 @@
  * (ROUTER_MANDATORY stays off, and every send uses ZMQ_DONTWAIT), so a dead
  * console can neither block nor stop the engine (DESIGN.md §11).
  *
- * Edge-triggered fd. ZMQ_FD fires when the socket's state changes, not while
- * messages wait, and any socket call (a send included) may consume that edge.
- * So a wake-up drains until a receive finds nothing and ZMQ_EVENTS, asked
- * after it, shows no POLLIN; replies are sent inside that loop, so the last
- * socket call before control returns to libuv is always that check, never a
- * send. One turn answers at most DRAIN_BUDGET commands (a reload can take a
- * while); the rest is taken on later turns through the idle handle, because
- * the fd will not fire again for messages already queued.
+ * Edge-triggered fd (zsock.h). Replies are sent inside the drain, so the
+ * last socket call before control returns to libuv is always the receive
+ * that found nothing and its ZMQ_EVENTS check, never a send. One turn
+ * answers at most DRAIN_BUDGET commands (a reload can take a while).
  *
  * Lifetime. The struct holds the handles, so it is freed in the last close
  * callback. The handler may stop the control socket from inside a command:
@@ -42,8 +44,10 @@
 #include <zmq.h>
 
 #include "ioc/control.h"
+#include "ioc/curve.h"
 #include "ioc/error.h"
 #include "ioc/log.h"
+#include "ioc/zsock.h"
 
 #define TAG "control"
 
@@ -62,11 +66,11 @@ static const char oom_reply[] = "{\"ok\":false,\"error\":\"out of memory\"}";
 static const char no_op_error[] = "a command is a JSON object with \"op\"";
 
 struct ioc_control {
-    void *zctx;
+    void *zctx;   /* the context of sock */
+    bool own_ctx; /* created here, terminated here */
+    bool curve;   /* CURVE server: the operator comes from the key */
     void *sock;
-    uv_poll_t poll;
-    uv_idle_t idle;
-    int live_handles; /* initialised and not yet through their close callback */
+    struct ioc_zsock zs;
     bool stopped;
     bool draining; /* inside drain(): the socket must outlive the handler call */
     ioc_control_handler handler;
@@ -90,37 +94,27 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Closes the socket and the context; safe to call again. Linger is 0, so the
- * context ends at once, dropping replies not yet on the wire. */
+/* Closes the socket, and the context when it is ours; safe to call again.
+ * Linger is 0, so replies not yet on the wire are dropped at once. */
 static void close_socket(struct ioc_control *c)
 {
     if (c->sock) {
         zmq_close(c->sock);
         c->sock = NULL;
     }
-    if (c->zctx) {
+    if (c->zctx && c->own_ctx) {
         while (zmq_ctx_term(c->zctx) != 0 && errno == EINTR) {
         }
-        c->zctx = NULL;
     }
+    c->zctx = NULL;
 }
 
-static void on_handle_closed(uv_handle_t *h)
+/* The loop is done with the handles: nothing refers to c any more. */
+static void on_closed(void *arg)
 {
-    struct ioc_control *c = h->data;
-    if (--c->live_handles == 0) {
-        close_socket(c);
-        free(c);
-    }
-}
-
-/* True when ZMQ_EVENTS shows a message waiting. Asking also lets the socket
- * process its command mailbox, which re-arms the edge of ZMQ_FD. */
-static bool socket_readable(struct ioc_control *c)
-{
-    int events = 0;
-    size_t len = sizeof events;
-    return zmq_getsockopt(c->sock, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
+    struct ioc_control *c = arg;
+    close_socket(c);
+    free(c);
 }
 
 /* ---- Replies ------------------------------------------------------------- */
@@ -441,9 +435,35 @@ static long json_fault(const char *s, size_t len)
 
 /* ---- Requests ------------------------------------------------------------ */
 
+/* Puts the key's owner, as the ZAP handler named it, in req's "operator".
+ * False when out of memory. */
+static bool take_identity(struct ioc_control *c, zmq_msg_t *body, cJSON *req)
+{
+    const char *who = zmq_msg_gets(body, "User-Id");
+    const cJSON *claimed = cJSON_GetObjectItemCaseSensitive(req, "operator");
+    (void)c;
+    if (!who || !who[0]) {
+        /* Only a listed key gets this far; without a name it acts as no one. */
+        cJSON_DeleteItemFromObjectCaseSensitive(req, "operator");
+        return true;
+    }
+    if (cJSON_IsString(claimed) && strcmp(claimed->valuestring, who) != 0) {
+        ioc_warn(TAG, "a request from %s's key claimed to be from '%.60s': acting as %s", who,
+                 claimed->valuestring, who);
+    }
+    cJSON *name = cJSON_CreateString(who);
+    if (!name) {
+        return false;
+    }
+    if (claimed) {
+        return cJSON_ReplaceItemInObjectCaseSensitive(req, "operator", name);
+    }
+    return cJSON_AddItemToObject(req, "operator", name);
+}
+
 /* Judges one request body and fills reply: by the handler when the body is a
  * command, by the module otherwise. False when out of memory. */
-static bool answer(struct ioc_control *c, const zmq_msg_t *body, int body_frames, cJSON *reply)
+static bool answer(struct ioc_control *c, zmq_msg_t *body, int body_frames, cJSON *reply)
 {
     size_t len = zmq_msg_size(body);
     if (body_frames != 1) {
@@ -472,6 +492,10 @@ static bool answer(struct ioc_control *c, const zmq_msg_t *body, int body_frames
         c->stats.refused++;
         return refuse(reply, "%s", no_op_error);
     }
+    if (c->curve && !take_identity(c, body, req)) {
+        cJSON_Delete(req);
+        return false;
+    }
     c->stats.handled++;
     int rc = c->handler(c->arg, req, reply);
     cJSON_Delete(req);
@@ -492,21 +516,10 @@ static int take_one(struct ioc_control *c)
     }
     zmq_msg_init(&extra);
 
-    while (zmq_msg_recv(&frames[0], c->sock, ZMQ_DONTWAIT) < 0) {
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN) {
-            /* The receive processed the mailbox; ask once more, as the
-             * ZeroMQ documentation prescribes, in case a message slipped in
-             * between. */
-            if (socket_readable(c)) {
-                continue;
-            }
-            rc = 0;
-        } else {
+    rc = ioc_zsock_recv(c->sock, &frames[0]);
+    if (rc <= 0) {
+        if (rc < 0) {
             ioc_error(TAG, "receive failed: %s", zmq_strerror(errno));
-            rc = -1;
         }
         goto done;
     }
@@ -535,7 +548,7 @@ static int take_one(struct ioc_control *c)
     }
 
     bool delim = total >= 3 && zmq_msg_size(&frames[1]) == 0;
-    const zmq_msg_t *body = delim ? &frames[2] : &frames[1];
+    zmq_msg_t *body = delim ? &frames[2] : &frames[1];
     int body_frames = total - (delim ? 2 : 1);
 
     cJSON *reply = cJSON_CreateObject();
@@ -567,8 +580,9 @@ done:
 
 /* Answers what the socket holds, up to the budget. Returns true when more may
  * be waiting (budget spent), false when the socket is empty or closed. */
-static bool drain(struct ioc_control *c)
+static bool drain(void *arg)
 {
+    struct ioc_control *c = arg;
     bool more = false;
     c->draining = true;
     for (int n = 0; !c->stopped; n++) {
@@ -589,35 +603,20 @@ static bool drain(struct ioc_control *c)
     return more;
 }
 
-static void on_idle(uv_idle_t *h)
-{
-    struct ioc_control *c = h->data;
-    if (!drain(c) && !c->stopped) {
-        uv_idle_stop(&c->idle);
-    }
-}
-
-static void on_readable(uv_poll_t *h, int status, int events)
-{
-    struct ioc_control *c = h->data;
-    (void)events; /* only UV_READABLE is asked for */
-    if (status < 0) {
-        /* The fd is ZeroMQ's own signaller; an error is not expected, and
-         * draining is still the right answer. */
-        ioc_warn(TAG, "poll error: %s", uv_strerror(status));
-    }
-    if (drain(c) && !c->stopped) {
-        uv_idle_start(&c->idle, on_idle);
-    }
-}
-
 /* ---- Public -------------------------------------------------------------- */
 
 int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler handler, void *arg,
                       struct ioc_control **out, char *err, size_t errlen)
 {
+    return ioc_control_start_in(loop, NULL, NULL, bind, handler, arg, out, err, errlen);
+}
+
+int ioc_control_start_in(uv_loop_t *loop, void *zctx, const struct ioc_security_conf *sec,
+                         const char *bind, ioc_control_handler handler, void *arg,
+                         struct ioc_control **out, char *err, size_t errlen)
+{
     struct ioc_control *c = NULL;
-    int linger = 0, mandatory = 0, fd = -1, rc = IOC_EZMQ;
+    int linger = 0, mandatory = 0, rc = IOC_EZMQ;
     int64_t maxmsg = MAX_FRAME_BYTES;
     size_t len;
 
@@ -635,14 +634,18 @@ int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler han
     }
     c->handler = handler;
     c->arg = arg;
+    c->curve = sec && sec->enabled;
 
-    /* A context of its own: the module keeps no global state, and closing it
-     * cannot wait on anyone else's sockets. */
-    c->zctx = zmq_ctx_new();
+    /* Without the engine's context, one of its own: the module keeps no
+     * global state, and closing it cannot wait on anyone else's sockets. */
+    c->zctx = zctx;
     if (!c->zctx) {
-        set_err(err, errlen, "control socket: cannot create a ZeroMQ context: %s",
-                zmq_strerror(errno));
-        goto fail;
+        c->own_ctx = true;
+        if (!(c->zctx = zmq_ctx_new())) {
+            set_err(err, errlen, "control socket: cannot create a ZeroMQ context: %s",
+                    zmq_strerror(errno));
+            goto fail;
+        }
     }
     c->sock = zmq_socket(c->zctx, ZMQ_ROUTER);
     if (!c->sock) {
@@ -656,6 +659,11 @@ int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler han
         set_err(err, errlen, "control socket: cannot set socket options: %s", zmq_strerror(errno));
         goto fail;
     }
+    char why[256];
+    if (ioc_curve_server(c->sock, sec, IOC_ZAP_CONTROL, why, sizeof why) != 0) {
+        set_err(err, errlen, "control socket: %s", why);
+        goto fail;
+    }
     if (zmq_bind(c->sock, bind) != 0) {
         set_err(err, errlen, "control socket: cannot bind %s: %s", bind, zmq_strerror(errno));
         goto fail;
@@ -664,43 +672,20 @@ int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler han
     if (zmq_getsockopt(c->sock, ZMQ_LAST_ENDPOINT, c->endpoint, &len) != 0) {
         snprintf(c->endpoint, sizeof c->endpoint, "%s", bind);
     }
-    len = sizeof fd;
-    if (zmq_getsockopt(c->sock, ZMQ_FD, &fd, &len) != 0) {
-        set_err(err, errlen, "control socket: cannot get the socket's fd: %s", zmq_strerror(errno));
-        goto fail;
+    rc = ioc_zsock_start(&c->zs, loop, c->sock, drain, on_closed, c);
+    if (rc != 0) {
+        set_err(err, errlen, "control socket: cannot watch the socket: %s", ioc_strerror(rc));
+        /* The handles are the loop's now: c is freed once they closed. */
+        close_socket(c);
+        c->stopped = true;
+        if (ioc_zsock_idle(&c->zs)) {
+            free(c);
+        }
+        return rc;
     }
-
-    uv_idle_init(loop, &c->idle);
-    c->idle.data = c;
-    c->live_handles++;
-    rc = uv_poll_init(loop, &c->poll, fd);
-    if (rc < 0) {
-        set_err(err, errlen, "control socket: cannot watch the socket: %s", uv_strerror(rc));
-        goto fail_handles;
-    }
-    c->poll.data = c;
-    c->live_handles++;
-    rc = uv_poll_start(&c->poll, UV_READABLE, on_readable);
-    if (rc < 0) {
-        set_err(err, errlen, "control socket: cannot watch the socket: %s", uv_strerror(rc));
-        goto fail_handles;
-    }
-    /* Clients may have connected and sent between bind and poll start: that
-     * edge is gone, so look once now. */
-    uv_idle_start(&c->idle, on_idle);
-    ioc_info(TAG, "answering commands on %s", c->endpoint);
+    ioc_info(TAG, "answering commands on %s%s", c->endpoint, c->curve ? " (CURVE)" : "");
     *out = c;
     return 0;
-
-fail_handles:
-    /* The handles are the loop's now: c is freed in their close callbacks. */
-    close_socket(c);
-    c->stopped = true;
-    if (c->live_handles == 2) {
-        uv_close((uv_handle_t *)&c->poll, on_handle_closed);
-    }
-    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
-    return IOC_EUV;
 
 fail:
     close_socket(c);
@@ -715,8 +700,7 @@ void ioc_control_stop(struct ioc_control *c)
     }
     c->stopped = true;
     /* Stop watching the fd before the socket that owns it closes. */
-    uv_close((uv_handle_t *)&c->poll, on_handle_closed);
-    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+    ioc_zsock_stop(&c->zs);
     if (!c->draining) {
         close_socket(c);
     }

@@ -24,12 +24,15 @@
  * falls. Open incidents are restored from the database at start, so a
  * restarted engine goes on updating them instead of opening doubles.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <zmq.h>
 
 #include "ioc/control.h"
+#include "ioc/curve.h"
 #include "ioc/engine.h"
 #include "ioc/geo.h"
 #include "ioc/error.h"
@@ -1733,6 +1736,12 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     if ((rc = ioc_batch_ruleset(e->batch, &rsr)) != 0) {
         goto fail;
     }
+    /* Before the plugins: their init may already ask for it. */
+    if (!(e->zctx = zmq_ctx_new())) {
+        ioc_diag_add(diag, NULL, 0, 0, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
+        rc = IOC_EZMQ;
+        goto fail;
+    }
     rc = make_instances(e, cfg->outputs, cfg->n_outputs, IOC_PLUGIN_OUTPUT, &e->outputs,
                         &e->n_outputs, diag);
     if (rc != 0) {
@@ -1770,10 +1779,19 @@ int ioc_engine_start(struct ioc_engine *e)
     for (size_t i = 0; i < e->n_inputs; i++) {
         live |= !e->inputs[i].finite;
     }
+    if (e->cfg->security.enabled) {
+        /* Bound before any CURVE socket, closed after all of them: no
+         * handshake ever finds the handler missing. */
+        rc = ioc_zap_start(e->loop, e->zctx, &e->cfg->security, ioc__connection_refused, e,
+                           &e->zap);
+        if (rc != 0) {
+            return rc;
+        }
+    }
     if (live && e->cfg->control.bind && e->cfg->control.bind[0]) {
         char err[256] = "";
-        rc = ioc_control_start(e->loop, e->cfg->control.bind, ioc__control, e, &e->control, err,
-                               sizeof err);
+        rc = ioc_control_start_in(e->loop, e->zctx, &e->cfg->security, e->cfg->control.bind,
+                                  ioc__control, e, &e->control, err, sizeof err);
         if (rc != 0) {
             ioc_error("control", "cannot start the control socket on %s: %s",
                       e->cfg->control.bind, err);
@@ -1859,6 +1877,9 @@ void ioc_engine_stop(struct ioc_engine *e)
             e->outputs[i].plugin->stop(&e->outputs[i]);
         }
     }
+    /* Stops answering handshakes; the socket stays bound until destroy, so
+     * one that arrives from now on waits and is never accepted. */
+    ioc_zap_stop(e->zap);
     ioc_info(TAG,
              "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, "
              "%llu incidents opened, %llu changes published",
@@ -1888,6 +1909,12 @@ void ioc_engine_destroy(struct ioc_engine *e)
     }
     destroy_instances(e->inputs, e->n_inputs);
     destroy_instances(e->outputs, e->n_outputs);
+    ioc_zap_close(e->zap);
+    if (e->zctx) {
+        /* Waits (up to each socket's linger) for the last acks and changes. */
+        while (zmq_ctx_term(e->zctx) != 0 && errno == EINTR) {
+        }
+    }
     ioc_batch_free(e->batch);
     void *v;
     for (size_t it = 0; ioc_map_next(&e->incidents, &it, NULL, NULL, &v);) {
@@ -1915,6 +1942,22 @@ void ioc_engine_destroy(struct ioc_engine *e)
     ioc_ruleset_free(e->rules);
     ioc_decoder_destroy(e->dec);
     free(e);
+}
+
+void *ioc_engine_zmq(struct ioc_engine *e)
+{
+    return e->zctx;
+}
+
+int ioc_engine_zmq_secure(struct ioc_engine *e, void *sock, int domain, const char *tag)
+{
+    char err[256];
+    int rc = ioc_curve_server(sock, &e->cfg->security, (enum ioc_zap_domain)domain, err,
+                              sizeof err);
+    if (rc != 0) {
+        ioc_error(tag, "%s", err);
+    }
+    return rc;
 }
 
 void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *out)

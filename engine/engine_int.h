@@ -135,6 +135,8 @@ struct ioc_engine {
     int64_t newest_wall;      /* wall clock when the newest event time arrived */
     uv_timer_t live;          /* advances the clock in live mode */
     struct ioc_control *control; /* the control socket (live mode only) */
+    void *zctx;                  /* the one ZeroMQ context of every socket (owned) */
+    struct ioc_zap *zap;         /* the ZAP handler, with security keys only */
     struct silence *silences;
     size_t n_silences;
     int64_t next_silence_id;
@@ -221,5 +223,8 @@ int ioc__silenced(const struct ioc_engine *e, const struct incident *inc, int64_
 int ioc__restore_silence(const struct ioc_silence_row *v, void *arg);
 void ioc__silences_free(struct ioc_engine *e);
 int ioc__control(void *arg, const cJSON *req, cJSON *reply);
+/* The ZAP handler's callback: counts and audits a refused handshake. */
+void ioc__connection_refused(void *arg, const char *domain, const char *address, const char *key,
+                             const char *reason);
 
 #endif

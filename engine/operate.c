@@ -264,7 +264,8 @@ static int op_status(struct ioc_engine *e, const char *who, const cJSON *req, cJ
             {"matches", st.matches},         {"opened", st.opened},
             {"changes", st.changes},         {"inhibited", st.inhibited},
             {"resolved", st.resolved},       {"silenced", st.silenced},
-            {"published", st.published},
+            {"published", st.published},     {"refused", st.refused},
+            {"refused_connections", st.refused_connections},
             {"incidents_open", st.incidents_open},
         };
         for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
@@ -530,6 +531,32 @@ int ioc__control(void *arg, const cJSON *req, cJSON *reply)
         }
     }
     return rc;
+}
+
+void ioc__connection_refused(void *arg, const char *domain, const char *address, const char *key,
+                             const char *reason)
+{
+    struct ioc_engine *e = arg;
+    char target[160];
+    e->stats.refused_connections++;
+    if (!e->batch || e->replaying) {
+        return;
+    }
+    /* Audited like a refused command: who (the key), what, and why. */
+    snprintf(target, sizeof target, "%s socket from %s", domain, address);
+    struct ioc_audit_row row = {
+        .at = ioc_time_now_ms(),
+        .clock = clock_now(e),
+        .actor = key,
+        .role = NULL,
+        .op = "connect",
+        .target = target,
+        .ok = 0,
+        .error = reason,
+    };
+    if (ioc_batch_audit(e->batch, &row) != 0) {
+        ioc_error(TAG, "cannot audit a refused connection: out of memory");
+    }
 }
 
 void ioc__silences_free(struct ioc_engine *e)

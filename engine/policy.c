@@ -126,9 +126,12 @@ int ioc_policies_load(const struct ioc_config *c, struct ioc_policies *out, stru
         for (size_t i = 0; i < ops->n; i++) {
             const struct ioc_ynode *o = ops->items[i];
             const struct ioc_ynode *name = ioc_ymap_get(o, "name"), *role = ioc_ymap_get(o, "role");
-            if (o->kind != IOC_Y_MAP || o->n != 2 || !name || !role ||
+            /* key: is the operator's public key file, read by config.c. */
+            size_t want = ioc_ymap_get(o, "key") ? 3 : 2;
+            if (o->kind != IOC_Y_MAP || o->n != want || !name || !role ||
                 name->kind != IOC_Y_SCALAR || role->kind != IOC_Y_SCALAR) {
-                ioc_diag_at(d, o, "operators: each entry is {name: NAME, role: ROLE}");
+                ioc_diag_at(d, o, "operators: each entry is {name: NAME, role: ROLE, key: FILE}, "
+                                  "key only with security keys");
                 bad = 1;
                 continue;
             }

@@ -38,6 +38,7 @@ static const struct cli_command commands[] = {
     {"comment", "add a comment to an incident's log", cli_cmd_comment},
     {"resolve", "resolve an incident (supervisors)", cli_cmd_resolve},
     {"approve", "approve an incident's public warning (CAP 1.2)", cli_cmd_approve},
+    {"keygen", "make CURVE key pairs for the engine, publishers and operators", cli_cmd_keygen},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

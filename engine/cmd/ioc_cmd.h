@@ -53,6 +53,7 @@ int cli_cmd_ack(int argc, char **argv);
 int cli_cmd_comment(int argc, char **argv);
 int cli_cmd_resolve(int argc, char **argv);
 int cli_cmd_approve(int argc, char **argv);
+int cli_cmd_keygen(int argc, char **argv);
 
 /* ---- Options and messages (ioc_common.c) -------------------------------- */
 
@@ -70,6 +71,28 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 /* Whole-string numbers within [min, max]; 0, or -1 when s is not one. */
 int cli_parse_double(const char *s, double min, double max, double *out);
 int cli_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* ---- CURVE keys of this client (ioc_common.c) -------------------------- */
+
+/* Every command that talks to an engine takes --keypair FILE (this client's
+ * key pair, NAME.key from `ioc keygen`; not --key, which silence uses) and
+ * --server-key FILE (the engine's public key, its .pub), defaulting to
+ * $IOC_KEY and $IOC_SERVER_KEY. One process acts as one identity, so the two
+ * paths are kept once for the process, like the stop flag. */
+enum { CLI_OPT_KEY = 700, CLI_OPT_SERVER_KEY };
+#define CLI_KEY_LONGOPTS                                                                           \
+    {"keypair", required_argument, NULL, CLI_OPT_KEY},                                             \
+        {"server-key", required_argument, NULL, CLI_OPT_SERVER_KEY}
+/* Whether getopt_long's c is one of CLI_KEY_LONGOPTS; if so, takes arg. */
+bool cli_key_option(int c, const char *arg);
+/* Prints the options' help block. */
+void cli_key_usage(FILE *out);
+/* After parsing: CLI_OK (no keys, or both readable), CLI_USAGE when only one
+ * is given, CLI_FAIL when a file cannot be used; messages printed. */
+int cli_key_check(const char *cmd);
+/* Makes sock (not yet connected) a CURVE client when keys are set. 0, or -1
+ * with a message printed under cmd (cmd NULL: nothing printed). */
+int cli_key_apply(const char *cmd, void *sock);
 
 /* ---- Signals and clocks (ioc_common.c) ---------------------------------- */
 

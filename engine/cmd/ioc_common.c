@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "ioc/config.h"
+#include "ioc/curve.h"
 #include "ioc/text.h"
 #include "ioc_cmd.h"
 
@@ -97,6 +98,74 @@ int cli_parse_int(const char *s, long long min, long long max, long long *out)
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* ---- CURVE keys ---------------------------------------------------------- */
+
+static const char *key_file, *server_key_file;
+
+bool cli_key_option(int c, const char *arg)
+{
+    if (c == CLI_OPT_KEY) {
+        key_file = arg;
+    } else if (c == CLI_OPT_SERVER_KEY) {
+        server_key_file = arg;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+void cli_key_usage(FILE *out)
+{
+    fputs("\n"
+          "with an engine that has security keys (CURVE):\n"
+          "      --keypair FILE     this client's key pair (ioc keygen NAME writes\n"
+          "                         NAME.key); default $IOC_KEY. The engine knows an\n"
+          "                         operator by the key, not by --operator.\n"
+          "      --server-key FILE  the engine's public key (its .pub file); default\n"
+          "                         $IOC_SERVER_KEY\n",
+          out);
+}
+
+int cli_key_check(const char *cmd)
+{
+    char pub[IOC_CURVE_KEY_CHARS + 1], sec[IOC_CURVE_KEY_CHARS + 1], err[512];
+    if (!key_file && getenv("IOC_KEY") && getenv("IOC_KEY")[0]) {
+        key_file = getenv("IOC_KEY");
+    }
+    if (!server_key_file && getenv("IOC_SERVER_KEY") && getenv("IOC_SERVER_KEY")[0]) {
+        server_key_file = getenv("IOC_SERVER_KEY");
+    }
+    if (!key_file && !server_key_file) {
+        return CLI_OK;
+    }
+    if (!key_file || !server_key_file) {
+        return cli_usage_error(cmd, "CURVE needs both --keypair (or IOC_KEY) and --server-key "
+                                    "(or IOC_SERVER_KEY)");
+    }
+    if (ioc_curve_read_key(key_file, pub, sec, err, sizeof err) != 0 ||
+        ioc_curve_read_key(server_key_file, pub, NULL, err, sizeof err) != 0) {
+        memset(sec, 0, sizeof sec);
+        return cli_fail(cmd, "%s", err);
+    }
+    memset(sec, 0, sizeof sec);
+    return CLI_OK;
+}
+
+int cli_key_apply(const char *cmd, void *sock)
+{
+    char err[512];
+    if (!key_file || !server_key_file) {
+        return 0;
+    }
+    if (ioc_curve_client(sock, key_file, server_key_file, err, sizeof err) != 0) {
+        if (cmd) {
+            cli_fail(cmd, "%s", err);
+        }
+        return -1;
+    }
     return 0;
 }
 

@@ -367,6 +367,9 @@ int cli_sub_open(const char *cmd, const char *endpoint, bool watch, struct cli_s
         cli_fail(cmd, "cannot watch the SUB socket's connection: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (cli_key_apply(cmd, s->sock) != 0) {
+        goto fail;
+    }
     if (zmq_connect(s->sock, endpoint) != 0) {
         rc = cli_usage_error(cmd, "cannot use endpoint '%s': %s", endpoint, zmq_strerror(errno));
         goto fail;
@@ -536,10 +539,15 @@ static int run_lines(struct cli_sub *sub, long long max_count, double idle_s)
 int cli_cmd_console(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"endpoint", required_argument, NULL, 'e'}, {"control", required_argument, NULL, 'C'},
-        {"operator", required_argument, NULL, 'o'}, {"lines", no_argument, NULL, 'l'},
-        {"count", required_argument, NULL, 'n'},    {"idle-exit", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"control", required_argument, NULL, 'C'},
+        {"operator", required_argument, NULL, 'o'},
+        {"lines", no_argument, NULL, 'l'},
+        {"count", required_argument, NULL, 'n'},
+        {"idle-exit", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        CLI_KEY_LONGOPTS,
+        {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER");
     struct cli_board_opts bo = {
@@ -586,13 +594,21 @@ int cli_cmd_console(int argc, char **argv)
             break;
         case 'h':
             fputs(console_usage, stdout);
+            cli_key_usage(stdout);
             return CLI_OK;
         default:
+            if (cli_key_option(c, optarg)) {
+                break;
+            }
             return cli_opt_error("console", c, argv);
         }
     }
     if (optind < argc) {
         return cli_usage_error("console", "unexpected argument '%s'", argv[optind]);
+    }
+    int krc = cli_key_check("console");
+    if (krc != CLI_OK) {
+        return krc;
     }
 
     /* Signals are caught before the socket connects: a publisher may see the

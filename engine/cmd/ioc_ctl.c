@@ -74,6 +74,9 @@ int cli_control_request(const char *endpoint, const cJSON *req, cJSON **reply, i
     if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         goto done;
     }
+    if (cli_key_apply(NULL, sock) != 0) {
+        goto done;
+    }
     if (zmq_connect(sock, endpoint) != 0) {
         /* Only a malformed or unsupported address fails here. */
         rc = CLI_CTL_ENDPOINT;
@@ -161,6 +164,7 @@ static int parse_opts(const char *cmd, const char *usage, bool takes_operator, i
         {"timeout", required_argument, NULL, 't'},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
+        CLI_KEY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER");
@@ -199,15 +203,20 @@ static int parse_opts(const char *cmd, const char *usage, bool takes_operator, i
             break;
         case 'h':
             fputs(usage, stdout);
+            cli_key_usage(stdout);
             return CLI_OK;
         default:
+            if (cli_key_option(c, optarg)) {
+                break;
+            }
             return cli_opt_error(cmd, c, argv);
         }
     }
     if (optind < argc) {
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     }
-    return -1;
+    int krc = cli_key_check(cmd);
+    return krc != CLI_OK ? krc : -1;
 }
 
 /* Sends req and returns the reply, or NULL with *status set (message printed). */

@@ -65,7 +65,8 @@ static int operate(const struct operate_cmd *c, int argc, char **argv)
         {"comment", required_argument, NULL, 'm'}, {"text", required_argument, NULL, 'm'},
         {"reason", required_argument, NULL, 'm'},  {"operator", required_argument, NULL, 'o'},
         {"endpoint", required_argument, NULL, 'e'}, {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},          CLI_KEY_LONGOPTS,
+        {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER");
     const char *endpoint = CLI_CONTROL_ENDPOINT, *who = user && user[0] ? user : "cli";
@@ -96,8 +97,12 @@ static int operate(const struct operate_cmd *c, int argc, char **argv)
             break;
         case 'h':
             fputs(c->usage, stdout);
+            cli_key_usage(stdout);
             return CLI_OK;
         default:
+            if (cli_key_option(opt, optarg)) {
+                break;
+            }
             return cli_opt_error(c->name, opt, argv);
         }
     }
@@ -106,6 +111,10 @@ static int operate(const struct operate_cmd *c, int argc, char **argv)
     }
     if (c->text_required && !text) {
         return cli_usage_error(c->name, "--%s is required", c->text_opt);
+    }
+    int krc = cli_key_check(c->name);
+    if (krc != CLI_OK) {
+        return krc;
     }
     cJSON *req = cJSON_CreateObject(), *reply = NULL;
     if (!req) {

@@ -564,6 +564,9 @@ int cli_rel_open(struct cli_rel **out, const char *cmd, const char *endpoint,
         cli_fail(cmd, "cannot watch the connection: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (cli_key_apply(cmd, r->sock) != 0) {
+        goto fail;
+    }
     if (zmq_connect(r->sock, endpoint) != 0) {
         /* Only a malformed or unsupported address fails here; an engine
          * that is not running yet is waited for. */

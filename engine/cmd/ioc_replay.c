@@ -329,6 +329,7 @@ int cli_cmd_replay(int argc, char **argv)
         {"archive", no_argument, NULL, OPT_ARCHIVE},
         {"help", no_argument, NULL, 'h'},
         CLI_REL_LONGOPTS,
+        CLI_KEY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     /* clang-format on */
@@ -380,9 +381,14 @@ int cli_cmd_replay(int argc, char **argv)
             break;
         case 'h':
             fputs(replay_usage, stdout);
+            cli_key_usage(stdout);
             rc = CLI_OK;
             goto done;
         default:
+            if (cli_key_option(c, optarg)) {
+                o.remote_given = true;
+                break;
+            }
             if (cli_rel_is_option(c)) {
                 if ((rc = cli_rel_option("replay", c, optarg, &o.rel)) != CLI_OK) {
                     goto done;
@@ -409,10 +415,13 @@ int cli_cmd_replay(int argc, char **argv)
     }
     if (o.local && o.remote_given) {
         rc = cli_usage_error("replay", "--local runs in-process at full speed; "
-                                       "--endpoint, --speed, --max and --reliable do not apply");
+                                       "--endpoint, --speed, --max, --reliable and keys do not apply");
         goto done;
     }
     if ((rc = cli_rel_check("replay", &o.rel)) != CLI_OK) {
+        goto done;
+    }
+    if (!o.local && (rc = cli_key_check("replay")) != CLI_OK) {
         goto done;
     }
     if (!o.endpoint) {

@@ -52,6 +52,9 @@ int cli_push_open(struct cli_push *p, const char *cmd, const char *endpoint)
         cli_fail(cmd, "cannot set socket options: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (cli_key_apply(cmd, p->sock) != 0) {
+        goto fail;
+    }
     if (zmq_connect(p->sock, endpoint) != 0) {
         /* Only a malformed or unsupported address fails here; an engine
          * that is not running yet is waited for in cli_push_send. */
@@ -156,6 +159,7 @@ int cli_cmd_send(int argc, char **argv)
         {"endpoint", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         CLI_REL_LONGOPTS,
+        CLI_KEY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *endpoint = NULL;
@@ -170,8 +174,12 @@ int cli_cmd_send(int argc, char **argv)
             break;
         case 'h':
             fputs(send_usage, stdout);
+            cli_key_usage(stdout);
             return CLI_OK;
         default:
+            if (cli_key_option(c, optarg)) {
+                break;
+            }
             if (cli_rel_is_option(c)) {
                 int orc = cli_rel_option("send", c, optarg, &rel);
                 if (orc != CLI_OK) {
@@ -188,6 +196,10 @@ int cli_cmd_send(int argc, char **argv)
     }
     if (cli_rel_check("send", &rel) != CLI_OK) {
         return CLI_USAGE;
+    }
+    int krc = cli_key_check("send");
+    if (krc != CLI_OK) {
+        return krc;
     }
     if (!endpoint) {
         endpoint = rel.reliable ? CLI_RELIABLE_ENDPOINT : DEFAULT_ENDPOINT;

@@ -88,6 +88,7 @@ int cli_cmd_silence(int argc, char **argv)
         {"until", required_argument, NULL, 'u'},    {"reason", required_argument, NULL, 'm'},
         {"operator", required_argument, NULL, 'o'}, {"endpoint", required_argument, NULL, 'e'},
         {"timeout", required_argument, NULL, 't'},  {"help", no_argument, NULL, 'h'},
+        CLI_KEY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER");
@@ -147,8 +148,12 @@ int cli_cmd_silence(int argc, char **argv)
         case 'h':
             cJSON_Delete(req);
             fputs(silence_usage, stdout);
+            cli_key_usage(stdout);
             return CLI_OK;
         default:
+            if (cli_key_option(c, optarg)) {
+                break;
+            }
             cJSON_Delete(req);
             return cli_opt_error("silence", c, argv);
         }
@@ -165,6 +170,11 @@ int cli_cmd_silence(int argc, char **argv)
         cJSON_Delete(req);
         return cli_usage_error("silence", "--reason is required");
     }
+    int krc = cli_key_check("silence");
+    if (krc != CLI_OK) {
+        cJSON_Delete(req);
+        return krc;
+    }
     cJSON_AddStringToObject(req, "operator", who);
     return ask_engine("silence", endpoint, timeout_s, req);
 }
@@ -174,6 +184,7 @@ int cli_cmd_unsilence(int argc, char **argv)
     static const struct option longopts[] = {
         {"operator", required_argument, NULL, 'o'}, {"endpoint", required_argument, NULL, 'e'},
         {"timeout", required_argument, NULL, 't'},  {"help", no_argument, NULL, 'h'},
+        CLI_KEY_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *user = getenv("USER");
@@ -197,13 +208,21 @@ int cli_cmd_unsilence(int argc, char **argv)
             break;
         case 'h':
             fputs(unsilence_usage, stdout);
+            cli_key_usage(stdout);
             return CLI_OK;
         default:
+            if (cli_key_option(c, optarg)) {
+                break;
+            }
             return cli_opt_error("unsilence", c, argv);
         }
     }
     if (optind + 1 != argc || cli_parse_int(argv[optind], 1, 1LL << 53, &id) != 0) {
         return cli_usage_error("unsilence", "give the id of one silence");
+    }
+    int krc = cli_key_check("unsilence");
+    if (krc != CLI_OK) {
+        return krc;
     }
     cJSON *req = cJSON_CreateObject();
     if (!req) {

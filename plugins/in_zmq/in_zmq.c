@@ -1,19 +1,17 @@
 /*
  * in_zmq.c — input plugin "zmq": events arrive on a ZeroMQ PULL socket.
  *
- * Owns one ZeroMQ context and one PULL socket per instance, joined to the
- * engine's loop through ZMQ_FD and a uv_poll_t. Every frame (each part of a
+ * Owns one PULL socket per instance, in the engine's ZeroMQ context (a CURVE
+ * server in the "ingest" ZAP domain when security keys are configured),
+ * joined to the engine's loop through zsock. Every frame (each part of a
  * multipart message too) is one event and is handed to ioc_engine_submit()
  * as it is; the engine alone decides about size, encoding and schema, so a
  * bad frame is rejected with a reason instead of disconnecting its sender
  * (which is why ZMQ_MAXMSGSIZE is not set).
  *
- * ZMQ_FD is edge-triggered: it fires when the socket's state changes, not
- * while messages are waiting. A wake-up therefore drains until the socket
- * says there is nothing more. To keep the loop fair under a flood, one turn
- * takes at most DRAIN_BUDGET messages; the rest is taken on the next turns
- * through a uv_idle_t, because the fd will not fire again for messages that
- * are already queued.
+ * ZMQ_FD is edge-triggered (zsock.h): a wake-up drains until the socket is
+ * empty, at most DRAIN_BUDGET messages per loop turn so the loop stays fair
+ * under a flood.
  *
  * Threads: everything runs on the loop thread. The handles live in ctx, so
  * ctx is freed only after their close callbacks ran (destroy checks it).
@@ -25,10 +23,12 @@
 #include <uv.h>
 #include <zmq.h>
 
+#include "ioc/curve.h"
 #include "ioc/error.h"
 #include "ioc/log.h"
 #include "ioc/options.h"
 #include "ioc/plugin.h"
+#include "ioc/zsock.h"
 
 /* Messages taken per loop turn before other work gets its turn. */
 #define DRAIN_BUDGET 4096
@@ -40,11 +40,8 @@ struct in_zmq_conf {
 
 struct in_zmq {
     struct ioc_instance *ins;
-    void *zctx;
     void *sock;
-    uv_poll_t poll;
-    uv_idle_t idle;
-    int live_handles; /* initialised and not yet through their close callback */
+    struct ioc_zsock zs;
     int stopped;
     uint64_t received;
 };
@@ -57,44 +54,26 @@ static const struct ioc_option in_zmq_options[] = {
     IOC_OPTION_END,
 };
 
-static void on_handle_closed(uv_handle_t *h)
+/* Takes what the socket holds, up to the budget. Returns true when more may
+ * be waiting (budget spent), false when the socket is empty. */
+static bool drain(void *arg)
 {
-    struct in_zmq *ctx = h->data;
-    ctx->live_handles--;
-}
-
-/* Takes what the socket holds, up to the budget. Returns 1 when more may be
- * waiting (budget spent), 0 when the socket is empty. */
-static int drain(struct in_zmq *ctx)
-{
+    struct in_zmq *ctx = arg;
     struct ioc_instance *ins = ctx->ins;
     zmq_msg_t msg;
-    int more = 0;
+    bool more = false;
 
     zmq_msg_init(&msg);
     for (int n = 0; !ctx->stopped; n++) {
         if (n == DRAIN_BUDGET) {
-            more = 1;
+            more = true;
             break;
         }
-        if (zmq_msg_recv(&msg, ctx->sock, ZMQ_DONTWAIT) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN) {
-                ioc_error(ins->name, "receive failed: %s", zmq_strerror(errno));
-                break;
-            }
-            /* EAGAIN came after the socket processed its command mailbox, which
-             * re-arms the edge of ZMQ_FD. Ask ZMQ_EVENTS once more anyway, as
-             * the ZeroMQ documentation prescribes, in case a message slipped in
-             * between. */
-            int events = 0;
-            size_t elen = sizeof(events);
-            if (zmq_getsockopt(ctx->sock, ZMQ_EVENTS, &events, &elen) == 0 &&
-                (events & ZMQ_POLLIN)) {
-                continue;
-            }
+        int rc = ioc_zsock_recv(ctx->sock, &msg);
+        if (rc < 0) {
+            ioc_error(ins->name, "receive failed: %s", zmq_strerror(errno));
+        }
+        if (rc <= 0) {
             break;
         }
         ctx->received++;
@@ -102,28 +81,6 @@ static int drain(struct in_zmq *ctx)
     }
     zmq_msg_close(&msg);
     return more && !ctx->stopped;
-}
-
-static void on_idle(uv_idle_t *h)
-{
-    struct in_zmq *ctx = h->data;
-    if (!drain(ctx) && !ctx->stopped) {
-        uv_idle_stop(&ctx->idle);
-    }
-}
-
-static void on_readable(uv_poll_t *h, int status, int events)
-{
-    struct in_zmq *ctx = h->data;
-    (void)events; /* only UV_READABLE is asked for */
-    if (status < 0) {
-        /* The fd is ZeroMQ's own signaller; an error here is not expected,
-         * and draining is still the right answer. */
-        ioc_warn(ctx->ins->name, "poll error: %s", uv_strerror(status));
-    }
-    if (drain(ctx) && !ctx->stopped) {
-        uv_idle_start(&ctx->idle, on_idle);
-    }
 }
 
 static int in_zmq_init(struct ioc_instance *ins)
@@ -135,11 +92,6 @@ static int in_zmq_init(struct ioc_instance *ins)
     }
     ctx->ins = ins;
     ins->ctx = ctx;
-    ctx->zctx = zmq_ctx_new();
-    if (!ctx->zctx) {
-        ioc_error(ins->name, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
-        return IOC_EZMQ;
-    }
     return 0;
 }
 
@@ -149,11 +101,8 @@ static int in_zmq_start(struct ioc_instance *ins, uv_loop_t *loop)
     const struct in_zmq_conf *conf = ins->conf;
     int hwm = (int)conf->rcvhwm;
     int linger = 0;
-    int fd = -1;
-    size_t fdlen = sizeof(fd);
-    int rc;
 
-    ctx->sock = zmq_socket(ctx->zctx, ZMQ_PULL);
+    ctx->sock = zmq_socket(ioc_engine_zmq(ins->engine), ZMQ_PULL);
     if (!ctx->sock) {
         ioc_error(ins->name, "cannot create a PULL socket: %s", zmq_strerror(errno));
         goto fail;
@@ -163,39 +112,20 @@ static int in_zmq_start(struct ioc_instance *ins, uv_loop_t *loop)
         ioc_error(ins->name, "cannot set socket options: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (ioc_engine_zmq_secure(ins->engine, ctx->sock, IOC_ZAP_INGEST, ins->name) != 0) {
+        goto fail;
+    }
     if (zmq_bind(ctx->sock, conf->bind) != 0) {
         ioc_error(ins->name, "cannot bind %s: %s", conf->bind, zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_getsockopt(ctx->sock, ZMQ_FD, &fd, &fdlen) != 0) {
-        ioc_error(ins->name, "cannot get the socket's fd: %s", zmq_strerror(errno));
+    if (ioc_zsock_start(&ctx->zs, loop, ctx->sock, drain, NULL, ctx) != 0) {
+        ioc_error(ins->name, "cannot watch the socket");
         goto fail;
     }
-
-    uv_idle_init(loop, &ctx->idle);
-    ctx->idle.data = ctx;
-    ctx->live_handles++;
-    rc = uv_poll_init(loop, &ctx->poll, fd);
-    if (rc < 0) {
-        ioc_error(ins->name, "cannot watch the socket: %s", uv_strerror(rc));
-        goto fail_idle;
-    }
-    ctx->poll.data = ctx;
-    ctx->live_handles++;
-    rc = uv_poll_start(&ctx->poll, UV_READABLE, on_readable);
-    if (rc < 0) {
-        ioc_error(ins->name, "cannot watch the socket: %s", uv_strerror(rc));
-        uv_close((uv_handle_t *)&ctx->poll, on_handle_closed);
-        goto fail_idle;
-    }
-    /* Peers may have connected and sent between bind and poll start: that
-     * edge is gone, so look once now. */
-    uv_idle_start(&ctx->idle, on_idle);
     ioc_info(ins->name, "receiving on %s", conf->bind);
     return 0;
 
-fail_idle:
-    uv_close((uv_handle_t *)&ctx->idle, on_handle_closed);
 fail:
     if (ctx->sock) {
         zmq_close(ctx->sock);
@@ -218,8 +148,7 @@ static void in_zmq_stop(struct ioc_instance *ins)
     }
     ctx->stopped = 1;
     /* The fd belongs to the socket: stop watching it before closing. */
-    uv_close((uv_handle_t *)&ctx->poll, on_handle_closed);
-    uv_close((uv_handle_t *)&ctx->idle, on_handle_closed);
+    ioc_zsock_stop(&ctx->zs);
     /* Linger 0: nothing is sent on a PULL socket. */
     zmq_close(ctx->sock);
     ctx->sock = NULL;
@@ -232,7 +161,7 @@ static void in_zmq_destroy(struct ioc_instance *ins)
     if (!ctx) {
         return;
     }
-    if (ctx->live_handles > 0) {
+    if (!ioc_zsock_idle(&ctx->zs)) {
         /* The loop still references our handles: freeing them would corrupt
          * it, so leak instead and say so. */
         ioc_error(ins->name, "destroyed before its handles closed; leaking its state");
@@ -240,9 +169,6 @@ static void in_zmq_destroy(struct ioc_instance *ins)
     }
     if (ctx->sock) {
         zmq_close(ctx->sock);
-    }
-    if (ctx->zctx) {
-        zmq_ctx_term(ctx->zctx);
     }
     free(ctx);
     ins->ctx = NULL;

@@ -25,10 +25,11 @@
  * stopped reading, is dropped by ZeroMQ instead of blocking the loop; that
  * sender resends after its timeout and the engine drops the duplicates.
  *
- * ZMQ_FD is edge-triggered, as in in_zmq: a wake-up drains until ZMQ_EVENTS
- * shows no message, at most DRAIN_BUDGET frames per loop turn, the rest
- * through a uv_idle_t. Sending an answer may consume the edge of a message
- * that arrived meanwhile, so ZMQ_EVENTS is checked after every answer too.
+ * The socket lives in the engine's ZeroMQ context (a CURVE server in the
+ * "ingest" ZAP domain when security keys are configured) and joins the loop
+ * through zsock: a wake-up drains, at most DRAIN_BUDGET frames per loop
+ * turn. Sending an answer may consume the edge of a message that arrived
+ * meanwhile, so every answer is followed by ioc_zsock_kick().
  *
  * Stop drains what the socket already holds and submits it, so the engine
  * commits it before exit; the socket stays open until destroy, because the
@@ -46,10 +47,12 @@
 #include <uv.h>
 #include <zmq.h>
 
+#include "ioc/curve.h"
 #include "ioc/error.h"
 #include "ioc/log.h"
 #include "ioc/options.h"
 #include "ioc/plugin.h"
+#include "ioc/zsock.h"
 
 /* Frames taken per loop turn before other work gets its turn; a batch that
  * has started is always finished, since its ack waits for its last frame. */
@@ -76,11 +79,8 @@ struct rel_ack {
 
 struct in_rel {
     struct ioc_instance *ins;
-    void *zctx;
     void *sock;
-    uv_poll_t poll;
-    uv_idle_t idle;
-    int live_handles; /* initialised and not yet through their close callback */
+    struct ioc_zsock zs;
     int stopped;
     struct rel_ack *waiting; /* records handed to the engine, not yet answered */
     uint64_t batches, events, malformed, acked, failed;
@@ -93,21 +93,6 @@ static const struct ioc_option in_rel_options[] = {
      "batches queued in the engine before senders are held back (0 = no limit)"},
     IOC_OPTION_END,
 };
-
-static void on_handle_closed(uv_handle_t *h)
-{
-    struct in_rel *ctx = h->data;
-    ctx->live_handles--;
-}
-
-static void on_idle(uv_idle_t *h);
-
-static int socket_readable(struct in_rel *ctx)
-{
-    int events = 0;
-    size_t elen = sizeof(events);
-    return zmq_getsockopt(ctx->sock, ZMQ_EVENTS, &events, &elen) == 0 && (events & ZMQ_POLLIN) != 0;
-}
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -133,11 +118,11 @@ static void send_answer(struct in_rel *ctx, const unsigned char *id, size_t id_l
     if (rc < 0) {
         ioc_warn(ctx->ins->name, "cannot send an ack: %s", zmq_strerror(errno));
     }
-    /* The send may have taken the edge of a message that arrived meanwhile:
-     * look, and let the idle handle drain it (never drain from here, this
-     * may run inside ioc_engine_submit). */
-    if (!ctx->stopped && socket_readable(ctx)) {
-        uv_idle_start(&ctx->idle, on_idle);
+    /* The send may have taken the edge of a message that arrived meanwhile
+     * (the kick never drains from here: this may run inside
+     * ioc_engine_submit). */
+    if (!ctx->stopped) {
+        ioc_zsock_kick(&ctx->zs);
     }
 }
 
@@ -211,12 +196,12 @@ static int take_message(struct in_rel *ctx, zmq_msg_t *msg)
     size_t id_len;
     int frames = 1;
 
-    if (zmq_msg_recv(msg, ctx->sock, ZMQ_DONTWAIT) < 0) {
-        if (errno == EAGAIN || errno == EINTR) {
-            return 0;
+    int got = ioc_zsock_recv(ctx->sock, msg);
+    if (got <= 0) {
+        if (got < 0) {
+            ioc_error(ins->name, "receive failed: %s", zmq_strerror(errno));
         }
-        ioc_error(ins->name, "receive failed: %s", zmq_strerror(errno));
-        return -1;
+        return got;
     }
     /* The ROUTER's identity frame: never empty, never over 255 bytes. */
     id_len = zmq_msg_size(msg);
@@ -276,55 +261,29 @@ static int take_message(struct in_rel *ctx, zmq_msg_t *msg)
     return frames;
 }
 
-/* Takes what the socket holds, up to the budget. Returns 1 when more may be
- * waiting (budget spent), 0 when the socket is empty. */
-static int drain(struct in_rel *ctx)
+/* Takes what the socket holds, up to the budget. Returns true when more may
+ * be waiting (budget spent), false when the socket is empty. */
+static bool drain(void *arg)
 {
+    struct in_rel *ctx = arg;
     zmq_msg_t msg;
-    int taken = 0, more = 0;
+    int taken = 0;
+    bool more = false;
 
     zmq_msg_init(&msg);
     while (!ctx->stopped) {
         if (taken >= DRAIN_BUDGET) {
-            more = 1;
+            more = true;
             break;
         }
         int n = take_message(ctx, &msg);
-        if (n < 0) {
-            break;
-        }
-        if (n == 0) {
-            /* As in in_zmq: EAGAIN re-armed the edge, but ask once more in
-             * case a message slipped in between. */
-            if (socket_readable(ctx)) {
-                continue;
-            }
+        if (n <= 0) {
             break;
         }
         taken += n;
     }
     zmq_msg_close(&msg);
     return more && !ctx->stopped;
-}
-
-static void on_idle(uv_idle_t *h)
-{
-    struct in_rel *ctx = h->data;
-    if (!drain(ctx) && !ctx->stopped) {
-        uv_idle_stop(&ctx->idle);
-    }
-}
-
-static void on_readable(uv_poll_t *h, int status, int events)
-{
-    struct in_rel *ctx = h->data;
-    (void)events; /* only UV_READABLE is asked for */
-    if (status < 0) {
-        ioc_warn(ctx->ins->name, "poll error: %s", uv_strerror(status));
-    }
-    if (drain(ctx) && !ctx->stopped) {
-        uv_idle_start(&ctx->idle, on_idle);
-    }
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -338,11 +297,6 @@ static int in_rel_init(struct ioc_instance *ins)
     }
     ctx->ins = ins;
     ins->ctx = ctx;
-    ctx->zctx = zmq_ctx_new();
-    if (!ctx->zctx) {
-        ioc_error(ins->name, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
-        return IOC_EZMQ;
-    }
     return 0;
 }
 
@@ -353,11 +307,8 @@ static int in_rel_start(struct ioc_instance *ins, uv_loop_t *loop)
     int hwm = (int)conf->rcvhwm;
     int linger = LINGER_MS;
     int mandatory = 0; /* the default, said out loud: never block on a vanished sender */
-    int fd = -1;
-    size_t fdlen = sizeof(fd);
-    int rc;
 
-    ctx->sock = zmq_socket(ctx->zctx, ZMQ_ROUTER);
+    ctx->sock = zmq_socket(ioc_engine_zmq(ins->engine), ZMQ_ROUTER);
     if (!ctx->sock) {
         ioc_error(ins->name, "cannot create a ROUTER socket: %s", zmq_strerror(errno));
         goto fail;
@@ -368,39 +319,20 @@ static int in_rel_start(struct ioc_instance *ins, uv_loop_t *loop)
         ioc_error(ins->name, "cannot set socket options: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (ioc_engine_zmq_secure(ins->engine, ctx->sock, IOC_ZAP_INGEST, ins->name) != 0) {
+        goto fail;
+    }
     if (zmq_bind(ctx->sock, conf->bind) != 0) {
         ioc_error(ins->name, "cannot bind %s: %s", conf->bind, zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_getsockopt(ctx->sock, ZMQ_FD, &fd, &fdlen) != 0) {
-        ioc_error(ins->name, "cannot get the socket's fd: %s", zmq_strerror(errno));
+    if (ioc_zsock_start(&ctx->zs, loop, ctx->sock, drain, NULL, ctx) != 0) {
+        ioc_error(ins->name, "cannot watch the socket");
         goto fail;
     }
-
-    uv_idle_init(loop, &ctx->idle);
-    ctx->idle.data = ctx;
-    ctx->live_handles++;
-    rc = uv_poll_init(loop, &ctx->poll, fd);
-    if (rc < 0) {
-        ioc_error(ins->name, "cannot watch the socket: %s", uv_strerror(rc));
-        goto fail_idle;
-    }
-    ctx->poll.data = ctx;
-    ctx->live_handles++;
-    rc = uv_poll_start(&ctx->poll, UV_READABLE, on_readable);
-    if (rc < 0) {
-        ioc_error(ins->name, "cannot watch the socket: %s", uv_strerror(rc));
-        uv_close((uv_handle_t *)&ctx->poll, on_handle_closed);
-        goto fail_idle;
-    }
-    /* Senders may have connected and sent between bind and poll start: that
-     * edge is gone, so look once now. */
-    uv_idle_start(&ctx->idle, on_idle);
     ioc_info(ins->name, "receiving batches on %s", conf->bind);
     return 0;
 
-fail_idle:
-    uv_close((uv_handle_t *)&ctx->idle, on_handle_closed);
 fail:
     if (ctx->sock) {
         zmq_close(ctx->sock);
@@ -425,8 +357,7 @@ static void in_rel_stop(struct ioc_instance *ins)
     /* The fd belongs to the socket: stop watching it. The socket itself stays
      * open for the acks the engine sends through on_durable while it closes
      * the store; destroy closes it. */
-    uv_close((uv_handle_t *)&ctx->poll, on_handle_closed);
-    uv_close((uv_handle_t *)&ctx->idle, on_handle_closed);
+    ioc_zsock_stop(&ctx->zs);
     ioc_info(ins->name, "stopped after %llu batches (%llu events), %llu malformed messages",
              (unsigned long long)ctx->batches, (unsigned long long)ctx->events,
              (unsigned long long)ctx->malformed);
@@ -438,7 +369,7 @@ static void in_rel_destroy(struct ioc_instance *ins)
     if (!ctx) {
         return;
     }
-    if (ctx->live_handles > 0) {
+    if (!ioc_zsock_idle(&ctx->zs)) {
         /* The loop still references our handles: freeing them would corrupt
          * it, so leak instead and say so. */
         ioc_error(ins->name, "destroyed before its handles closed; leaking its state");
@@ -452,11 +383,9 @@ static void in_rel_destroy(struct ioc_instance *ins)
         free(a);
     }
     if (ctx->sock) {
+        /* The engine's context termination waits up to LINGER_MS for the
+         * last acks to leave. */
         zmq_close(ctx->sock);
-    }
-    if (ctx->zctx) {
-        /* Blocks up to LINGER_MS while the last acks leave. */
-        zmq_ctx_term(ctx->zctx);
     }
     free(ctx);
     ins->ctx = NULL;

@@ -1,7 +1,9 @@
 /*
  * out_zmq_pub.c — output plugin "zmq_pub": incident changes on a PUB socket.
  *
- * Owns one ZeroMQ context and one PUB socket per instance. Each durable
+ * Owns one PUB socket per instance, in the engine's ZeroMQ context (a CURVE
+ * server in the "publish" ZAP domain when security keys are configured, so
+ * only listed consoles and operators subscribe). Each durable
  * change goes out as two frames: the topic ("incident.<grade>.<zone>", so a
  * console subscribes by prefix) then the JSON of the change.
  *
@@ -15,9 +17,9 @@
  * The socket is not watched by the loop: a PUB is never read, and ZeroMQ
  * processes subscriptions as part of each send, so there is no edge to lose.
  *
- * Threads: everything runs on the loop thread. The context is terminated in
- * destroy, after the loop ended, because termination waits (up to the
- * linger) for the last changes of a finite run to reach subscribers.
+ * Threads: everything runs on the loop thread. The engine terminates the
+ * context after destroy, when the loop has ended; termination waits (up to
+ * the linger) for the last changes of a finite run to reach subscribers.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@
 #include <uv.h>
 #include <zmq.h>
 
+#include "ioc/curve.h"
 #include "ioc/error.h"
 #include "ioc/log.h"
 #include "ioc/options.h"
@@ -41,7 +44,6 @@ struct out_zmq_pub_conf {
 };
 
 struct out_zmq_pub {
-    void *zctx;
     void *sock;
     uint64_t sent;
     uint64_t dropped;
@@ -63,11 +65,6 @@ static int out_zmq_pub_init(struct ioc_instance *ins)
         return IOC_ENOMEM;
     }
     ins->ctx = ctx;
-    ctx->zctx = zmq_ctx_new();
-    if (!ctx->zctx) {
-        ioc_error(ins->name, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
-        return IOC_EZMQ;
-    }
     return 0;
 }
 
@@ -79,7 +76,7 @@ static int out_zmq_pub_start(struct ioc_instance *ins, uv_loop_t *loop)
     int linger = PUB_LINGER_MS;
 
     (void)loop; /* the socket is never read, so it does not join the loop */
-    ctx->sock = zmq_socket(ctx->zctx, ZMQ_PUB);
+    ctx->sock = zmq_socket(ioc_engine_zmq(ins->engine), ZMQ_PUB);
     if (!ctx->sock) {
         ioc_error(ins->name, "cannot create a PUB socket: %s", zmq_strerror(errno));
         goto fail;
@@ -87,6 +84,9 @@ static int out_zmq_pub_start(struct ioc_instance *ins, uv_loop_t *loop)
     if (zmq_setsockopt(ctx->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
         zmq_setsockopt(ctx->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
         ioc_error(ins->name, "cannot set socket options: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (ioc_engine_zmq_secure(ins->engine, ctx->sock, IOC_ZAP_PUBLISH, ins->name) != 0) {
         goto fail;
     }
     if (zmq_bind(ctx->sock, conf->bind) != 0) {
@@ -137,8 +137,8 @@ static void out_zmq_pub_stop(struct ioc_instance *ins)
     if (!ctx || !ctx->sock) {
         return;
     }
-    /* Closing keeps the queued messages for up to the linger; the context's
-     * termination in destroy is what waits for them. */
+    /* Closing keeps the queued messages for up to the linger; the engine's
+     * context termination after destroy is what waits for them. */
     zmq_close(ctx->sock);
     ctx->sock = NULL;
     ioc_info(ins->name, "stopped after %llu changes (%llu dropped by failed sends)",
@@ -153,9 +153,6 @@ static void out_zmq_pub_destroy(struct ioc_instance *ins)
     }
     if (ctx->sock) {
         zmq_close(ctx->sock);
-    }
-    if (ctx->zctx) {
-        zmq_ctx_term(ctx->zctx);
     }
     free(ctx);
     ins->ctx = NULL;

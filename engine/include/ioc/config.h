@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ioc/curve.h"
 #include "ioc/diag.h"
 
 struct ioc_ynode;
@@ -66,6 +67,9 @@ struct ioc_config {
     char **rules; /* rule files or directories, resolved paths */
     size_t n_rules;
     struct ioc_grade_conf grades[5]; /* [1..4]; [0] unused */
+    /* security: and the operators' keys, read from their files at load.
+     * Without security.server_key, every bind must be loopback. */
+    struct ioc_security_conf security;
     /* Trees the config was read from (owned): plugin nodes point into them. */
     struct ioc_ynode **trees;
     size_t n_trees;

@@ -72,6 +72,16 @@ struct ioc_control_stats {
 int ioc_control_start(uv_loop_t *loop, const char *bind, ioc_control_handler handler, void *arg,
                       struct ioc_control **out, char *err, size_t errlen);
 
+struct ioc_security_conf;
+
+/* As ioc_control_start, with the socket in zctx (borrowed; NULL: a context
+ * of its own) and, when sec is enabled, a CURVE server in the "control" ZAP
+ * domain: the request's "operator" is then replaced by the name the ZAP
+ * handler gave the client's key (User-Id), whatever the JSON said. */
+int ioc_control_start_in(uv_loop_t *loop, void *zctx, const struct ioc_security_conf *sec,
+                         const char *bind, ioc_control_handler handler, void *arg,
+                         struct ioc_control **out, char *err, size_t errlen);
+
 /* Stops answering: closes the socket (replies not yet sent are dropped) and
  * the loop handles; the memory is freed in the handles' close callbacks, so
  * the loop must run at least once more, and c must not be used after this

@@ -38,6 +38,7 @@ struct ioc_engine_stats {
     uint64_t silenced;   /* changes recorded but not published (silences) */
     uint64_t escalations; /* escalation levels notified */
     uint64_t refused;     /* control commands refused */
+    uint64_t refused_connections; /* handshakes the ZAP handler refused (CURVE) */
     uint64_t published;  /* changes handed to outputs after commit */
     uint64_t incidents_open;
     int rules;           /* rules loaded */

@@ -77,4 +77,15 @@ void ioc_engine_input_done(struct ioc_engine *e, struct ioc_instance *in);
  * (the engine is stopping; the callback will not run). */
 int ioc_engine_when_durable(struct ioc_engine *e, void (*cb)(void *arg, int status), void *arg);
 
+/* The engine's one ZeroMQ context, for every socket a plugin opens (borrowed:
+ * the engine terminates it after every plugin's destroy, so destroy must
+ * have closed the plugin's sockets). One context, because the ZAP handler
+ * that decides CURVE handshakes serves the sockets of its own context only. */
+void *ioc_engine_zmq(struct ioc_engine *e);
+/* Call on a socket before binding it. With security keys configured, makes
+ * it a CURVE server in ZAP domain (IOC_ZAP_INGEST for inputs, IOC_ZAP_PUBLISH
+ * for outputs, see curve.h); without, does nothing (the config already
+ * refused a bind beyond loopback). 0, or IOC_EZMQ logged under tag. */
+int ioc_engine_zmq_secure(struct ioc_engine *e, void *sock, int domain, const char *tag);
+
 #endif

@@ -12,6 +12,7 @@
  *   - {name: op1, role: operator}           # ack, comment
  *   - {name: sup1, role: supervisor}        # and resolve, silence, unsilence, reload
  *   - {name: mayor, role: mayor}            # approve, where a rule's public_warning names it
+ *   - {name: op2, role: operator, key: keys/op2.pub}   # with CURVE: the key is the identity
  *
  * Parsed once into plain structs; errors are positioned like every other
  * config error.
