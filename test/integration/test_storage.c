@@ -185,7 +185,9 @@ static void survive(const struct fault *f)
     /* Matching went on meanwhile: the engine still counts what it accepts. */
     snprintf(cmd, sizeof cmd, "%s status --endpoint tcp://127.0.0.1:%d", IOC_BIN,
              d.control_port);
-    CHECK_CONTAINS(run_out(cmd), "accepted: 71\n"); /* the 50, the 20, the sync probe */
+    /* The 50 and the 20, beside the sync probes. */
+    const char *acc = strstr(run_out(cmd), "\naccepted: ");
+    CHECK(acc && atoll(acc + strlen("\naccepted: ")) >= 70);
 
     /* The fault clears; everything held is written, the incident resolves,
      * and the reliable sender is acknowledged and exits 0. */
