@@ -1685,16 +1685,7 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     if ((rc = ioc_policies_load(cfg, &e->pol, diag)) != 0) {
         goto fail;
     }
-    for (size_t i = 0; i < e->rules->n; i++) {
-        const struct ioc_rule *r = &e->rules->rules[i];
-        if (r->escalation && !ioc_policy_find(&e->pol, r->escalation)) {
-            ioc_diag_add(diag, r->file, r->line, 0,
-                         "rule %s: escalation policy '%s' is not in the configuration", r->id,
-                         r->escalation);
-            rc = IOC_ECONFIG;
-        }
-    }
-    if (rc) {
+    if ((rc = ioc_policies_check_rules(&e->pol, e->rules, diag)) != 0) {
         goto fail;
     }
     if (!(e->wlru = calloc(e->rules->n ? e->rules->n : 1, sizeof *e->wlru))) {

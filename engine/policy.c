@@ -6,6 +6,7 @@
 
 #include "ioc/error.h"
 #include "ioc/policy.h"
+#include "rule_int.h"
 #include "ioc/yaml.h"
 
 static int parse_levels(const struct ioc_ynode *seq, struct ioc_policy *p, struct ioc_diag *d)
@@ -189,4 +190,20 @@ const char *ioc_operator_role(const struct ioc_policies *p, const char *name)
         }
     }
     return NULL;
+}
+
+int ioc_policies_check_rules(const struct ioc_policies *p, const struct ioc_ruleset *rs,
+                             struct ioc_diag *diag)
+{
+    int rc = 0;
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        const struct ioc_rule *r = &rs->rules[i];
+        if (r->escalation && !ioc_policy_find(p, r->escalation)) {
+            ioc_diag_add(diag, r->file, r->line, 0,
+                         "rule %s: escalation policy '%s' is not in the configuration", r->id,
+                         r->escalation);
+            rc = IOC_ECONFIG;
+        }
+    }
+    return rc;
 }

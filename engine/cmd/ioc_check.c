@@ -19,6 +19,7 @@
 
 #include "ioc/config.h"
 #include "ioc/diag.h"
+#include "ioc/policy.h"
 #include "ioc/rule.h"
 #include "ioc/yaml.h"
 
@@ -73,8 +74,10 @@ static size_t ruleset_files(const struct ioc_ruleset *rs, size_t fallback)
     return n;
 }
 
-/* Loads a rule set, printing its diagnostics; 0 and the counts, or -1. */
-static int check_rules(const char *const *paths, size_t n, size_t *rules, size_t *files)
+/* Loads a rule set, printing its diagnostics; 0 and the counts, or -1. The
+ * set is handed to keep when it is not NULL, else freed. */
+static int check_rules(const char *const *paths, size_t n, size_t *rules, size_t *files,
+                       struct ioc_ruleset **keep)
 {
     struct ioc_ruleset *rs = NULL;
     struct ioc_diag diag;
@@ -88,9 +91,14 @@ static int check_rules(const char *const *paths, size_t n, size_t *rules, size_t
         /* The loader promises a message; never fail silently if it has none. */
         fprintf(stderr, "%s: could not be loaded\n", n ? paths[0] : "(rules)");
     }
-    ioc_ruleset_free(rs);
+    int rc = err == 0 && rs ? 0 : -1;
+    if (keep) {
+        *keep = rs;
+    } else {
+        ioc_ruleset_free(rs);
+    }
     ioc_diag_close(&diag);
-    return err == 0 && rs ? 0 : -1;
+    return rc;
 }
 
 struct config_ok {
@@ -110,8 +118,21 @@ static int check_config(const char *path, struct config_ok *ok)
         return -1;
     }
     ok->path = path;
-    /* A configuration whose rules do not load is one iocd cannot start on. */
-    int rc = check_rules((const char *const *)cfg->rules, cfg->n_rules, &ok->rules, &ok->files);
+    /* A configuration whose rules do not load, or name an escalation policy
+     * it does not have, is one iocd cannot start on. */
+    struct ioc_ruleset *rs = NULL;
+    int rc = check_rules((const char *const *)cfg->rules, cfg->n_rules, &ok->rules, &ok->files,
+                         &rs);
+    struct ioc_policies pol = {0};
+    ioc_diag_init(&diag);
+    if (ioc_policies_load(cfg, &pol, &diag) != 0 ||
+        (rs && ioc_policies_check_rules(&pol, rs, &diag) != 0)) {
+        rc = -1;
+    }
+    ioc_diag_print(&diag, stderr);
+    ioc_diag_close(&diag);
+    ioc_policies_close(&pol);
+    ioc_ruleset_free(rs);
     ioc_config_free(cfg);
     return rc;
 }
@@ -180,7 +201,7 @@ int cli_cmd_check(int argc, char **argv)
         ioc_diag_close(&diag);
     }
 
-    if (n_rules > 0 && check_rules(rule_paths, n_rules, &rules, &files) != 0) {
+    if (n_rules > 0 && check_rules(rule_paths, n_rules, &rules, &files, NULL) != 0) {
         errors++;
     }
     for (size_t i = 0; i < n_config_paths; i++) {

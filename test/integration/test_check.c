@@ -94,3 +94,43 @@ TEST(the_shipped_rules_check_clean)
     CHECK_EQ_INT(WEXITSTATUS(pclose(p)), 0);
     CHECK_CONTAINS(out, "OK: ");
 }
+
+/* iocd refuses a rule that names an escalation policy its config lacks;
+ * `ioc check iocd.yaml` must say so before a restart finds out. */
+TEST(a_config_whose_rules_name_a_missing_escalation_policy)
+{
+    char dir[] = "/tmp/ioc-check-XXXXXX", path[96], cmd[512], out[4096];
+    REQUIRE(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/r.yaml", dir);
+    h_write(path, "rules:\n"
+                  "  - id: flood.gauge\n"
+                  "    when: source == \"sensor\" && value >= 1.5\n"
+                  "    key: [device]\n"
+                  "    grade: 3\n"
+                  "    escalation: floods\n");
+    snprintf(path, sizeof path, "%s/iocd.yaml", dir);
+    h_write(path, "rules: [r.yaml]\n"
+                  "escalation_policies:\n"
+                  "  flood:\n"
+                  "    - {after: 0m, notify: [duty_operator]}\n");
+    snprintf(cmd, sizeof cmd, "%s check %s 2>&1", IOC_BIN, path);
+    FILE *p = popen(cmd, "r");
+    REQUIRE(p);
+    size_t used = fread(out, 1, sizeof out - 1, p);
+    out[used] = 0;
+    int st = pclose(p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CHECK_CONTAINS(out, "r.yaml:2: rule flood.gauge: escalation policy 'floods' is not in the "
+                        "configuration");
+    /* Named right, the same pair is clean. */
+    snprintf(cmd, sizeof cmd, "sed -i 's/floods/flood/' %s/r.yaml && %s check %s 2>&1", dir,
+             IOC_BIN, path);
+    p = popen(cmd, "r");
+    REQUIRE(p);
+    used = fread(out, 1, sizeof out - 1, p);
+    out[used] = 0;
+    st = pclose(p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}

@@ -57,6 +57,13 @@ int ioc_policies_load(const struct ioc_config *c, struct ioc_policies *out,
                       struct ioc_diag *diag);
 void ioc_policies_close(struct ioc_policies *p);
 
+struct ioc_ruleset;
+/* Every rule's `escalation` must name a policy of the configuration: one that
+ * does not goes to diag at the rule's line. IOC_ECONFIG when any, else 0. iocd
+ * refuses to start on such a pair, and `ioc check iocd.yaml` says so first. */
+int ioc_policies_check_rules(const struct ioc_policies *p, const struct ioc_ruleset *rs,
+                             struct ioc_diag *diag);
+
 const struct ioc_policy *ioc_policy_find(const struct ioc_policies *p, const char *name);
 /* The role of an operator, or NULL when the name is unknown. */
 const char *ioc_operator_role(const struct ioc_policies *p, const char *name);
