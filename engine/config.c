@@ -45,6 +45,13 @@ static const struct ioc_option engine_options[] = {
      offsetof(struct ioc_engine_conf, max_event_bytes), "size limit of one event"},
     {"batch_max", IOC_OPT_INT, "8192", 1, 1e7, offsetof(struct ioc_engine_conf, batch_max),
      "records per store transaction before it is handed to the writer"},
+    {"overload_after", IOC_OPT_DURATION, "2s", 0, 86400000.0,
+     offsetof(struct ioc_engine_conf, overload_after_ms),
+     "the system.overload incident opens once the store has been full this long, or at the "
+     "first event shed"},
+    {"overload_clear", IOC_OPT_DURATION, "5s", 0, 86400000.0,
+     offsetof(struct ioc_engine_conf, overload_clear_ms),
+     "the system.overload incident resolves once the store has had room this long"},
     IOC_OPTION_END,
 };
 
@@ -56,7 +63,11 @@ static const struct ioc_option store_options[] = {
     {"synchronous", IOC_OPT_STR, "NORMAL", 1, 0, offsetof(struct ioc_store_conf, synchronous),
      "PRAGMA synchronous: NORMAL (may lose the last commits on power loss) or FULL"},
     {"queue_max", IOC_OPT_INT, "64", 1, 1e6, offsetof(struct ioc_store_conf, queue_max),
-     "store batches in flight before ingest waits"},
+     "store batches in flight to the writer; at this many the engine is overloaded: reliable "
+     "inputs wait and the ingest socket sheds"},
+    {"hold_max", IOC_OPT_INT, "128", 1, 1e6, offsetof(struct ioc_store_conf, hold_max),
+     "store batches held in memory in all, in flight plus refused by a failing database; at this "
+     "many the engine is overloaded"},
     IOC_OPTION_END,
 };
 

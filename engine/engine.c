@@ -109,6 +109,7 @@ int64_t ioc__wall_ms(struct ioc_engine *e)
  * callbacks of the inputs that asked (reliable ingest acknowledges here). */
 struct batch_ctx {
     struct ioc_engine *e;
+    int retry; /* a held batch written again: older than every other held one */
     size_t n;
     struct durable_cb {
         void (*cb)(void *arg, int status);
@@ -125,14 +126,18 @@ static void run_durable(struct batch_ctx *bc, int status)
 }
 
 static void storage_health(struct ioc_engine *e, int failing, const char *why);
+static void update_pressure(struct ioc_engine *e);
 static void submit_stalled(struct ioc_engine *e);
 static void on_stall_timer(uv_timer_t *h);
-static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front);
+/* Where a held batch goes: see stall_push. */
+enum { STALL_NEW, STALL_REFUSED, STALL_RETRIED };
+static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int kind);
 
 static void batch_done(struct ioc_batch *b, int status, void *arg)
 {
     struct batch_ctx *bc = arg;
     struct ioc_engine *e = bc->e;
+    int retried = bc->retry;
     /* Inputs learn first whether their events are durable: a failed batch
      * is not acknowledged, so a reliable sender sends it again. */
     run_durable(bc, status);
@@ -152,8 +157,9 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
                            "recovers",
                       ioc_strerror(status), ioc_batch_size(b));
         }
-        stall_push(e, b, 1);
+        stall_push(e, b, retried ? STALL_RETRIED : STALL_REFUSED);
         storage_health(e, 1, ioc_strerror(status));
+        update_pressure(e);
         return;
     }
     if (e->n_stalled) {
@@ -161,6 +167,7 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
     } else if (e->storage_failing && e->in_flight == 0) {
         storage_health(e, 0, NULL);
     }
+    update_pressure(e);
     size_t n = ioc_batch_messages(b);
     for (size_t i = 0; i < n; i++) {
         struct ioc_change ch;
@@ -178,8 +185,12 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
 
 /* Batches that could not be written, oldest first; while any waits, newer
  * batches queue behind it so that the database never holds a later batch
- * without an earlier one. */
-static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front)
+ * without an earlier one. The first n_refused were refused by the database
+ * and are older than the rest, which were never submitted: a refused batch
+ * goes behind the earlier refused ones (batches complete in submission
+ * order), a retried one (the oldest of all) back to the front, a new one to
+ * the end. */
+static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int kind)
 {
     if (e->n_stalled == e->cap_stalled) {
         size_t nc = e->cap_stalled ? e->cap_stalled * 2 : 16;
@@ -193,26 +204,36 @@ static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front)
         e->stalled = n;
         e->cap_stalled = nc;
     }
-    if (front) {
-        memmove(e->stalled + 1, e->stalled, e->n_stalled * sizeof *e->stalled);
-        e->stalled[0] = b;
-    } else {
-        e->stalled[e->n_stalled] = b;
-    }
+    size_t at = kind == STALL_NEW ? e->n_stalled : kind == STALL_RETRIED ? 0 : e->n_refused;
+    memmove(e->stalled + at + 1, e->stalled + at, (e->n_stalled - at) * sizeof *e->stalled);
+    e->stalled[at] = b;
     e->n_stalled++;
+    e->n_refused += kind != STALL_NEW;
     if (e->stall_timer_open && !uv_is_active((uv_handle_t *)&e->stall_timer)) {
         uv_timer_start(&e->stall_timer, on_stall_timer, 1000, 0);
     }
+    update_pressure(e);
 }
 
-static void flush_batch(struct ioc_engine *e)
+/* Hands the current batch over. The loop never waits on the store: while the
+ * writer is busy, or the database refuses writes, the batch goes on filling
+ * (group commit, with no batch of a few records per loop turn) and is handed
+ * over when the writer is free or the batch is full (force). Only full
+ * batches can therefore reach the limits that make the engine overloaded,
+ * and while it is, inputs are held or shed, so nothing fills it further
+ * except an input that does neither (a file being replayed): that one waits
+ * in the store, as a finite replay should. Forced at stop too. */
+static void flush_batch(struct ioc_engine *e, int force)
 {
     if (!e->batch || !e->store || (ioc_batch_size(e->batch) == 0 && e->n_durable == 0)) {
         return;
     }
+    if (!force && (e->overloaded || e->in_flight > 0 || e->n_stalled > 0)) {
+        return;
+    }
     if (e->n_stalled && e->n_durable == 0) {
         /* The database is failing: keep the order, wait behind the others. */
-        stall_push(e, e->batch, 0);
+        stall_push(e, e->batch, STALL_NEW);
         e->batch = ioc_batch_new();
         return;
     }
@@ -233,7 +254,7 @@ static void flush_batch(struct ioc_engine *e)
         /* Acknowledgements wait for the earlier batches: fail them now, the
          * senders resend, and the resend is acknowledged in order. */
         run_durable(bc, IOC_EDB);
-        stall_push(e, b, 0);
+        stall_push(e, b, STALL_NEW);
         return;
     }
     e->in_flight++;
@@ -245,6 +266,7 @@ static void flush_batch(struct ioc_engine *e)
     if (!e->batch) {
         ioc_error(TAG, "out of memory for the next store batch");
     }
+    update_pressure(e);
 }
 
 /* Writes the oldest held batch again; the rest follow once it is in. */
@@ -256,17 +278,20 @@ static void submit_stalled(struct ioc_engine *e)
     struct ioc_batch *b = e->stalled[0];
     memmove(e->stalled, e->stalled + 1, (e->n_stalled - 1) * sizeof *e->stalled);
     e->n_stalled--;
+    e->n_refused -= e->n_refused > 0;
     struct batch_ctx *bc = calloc(1, sizeof *bc);
     if (!bc) {
-        stall_push(e, b, 1);
+        stall_push(e, b, STALL_RETRIED);
         return;
     }
     bc->e = e;
+    bc->retry = 1;
     e->in_flight++;
     if (ioc_store_submit(e->store, b, batch_done, bc) != 0) {
         e->in_flight--;
         free(bc);
     }
+    update_pressure(e);
 }
 
 static void on_stall_timer(uv_timer_t *h)
@@ -275,46 +300,83 @@ static void on_stall_timer(uv_timer_t *h)
 }
 
 #define STORAGE_KEY "system.storage"
+#define OVERLOAD_KEY "system.overload"
+/* How often, at most, the shed count goes to the rejects table and the
+ * system.overload incident while events are being shed. */
+#define OVERLOAD_REPORT_MS 5000
 
-/* The engine's own incident about its database, system.storage: opened when
- * writes start failing and published at once (it cannot wait for a commit
- * that is failing), resolved when the held batches are all written. Its rows
- * are written with the held batches. */
+/* The engine's own incidents (system.storage, system.overload) are about the
+ * pipeline itself, so they are published at once instead of after a commit
+ * that may be what is failing. Their rows go into the current batch. */
+static void health_record(struct ioc_engine *e, struct incident *inc, const char *change,
+                          int64_t at, const char *reason)
+{
+    e->direct_publish = 1;
+    int rc = ioc__record(e, inc, change, NULL, at, reason);
+    e->direct_publish = 0;
+    if (rc) {
+        ioc_error(TAG, "%s: cannot record '%s': %s", inc->rule_id, change, ioc_strerror(rc));
+    }
+}
+
+/* Opens the engine's own incident `rule` (grade 2: events are held or lost
+ * until someone looks), or returns the active one. A resolved incident of an
+ * earlier episode is closed and replaced, so each episode has its own record
+ * and its own SLA. NULL when memory ran out (logged). */
+static struct incident *health_open(struct ioc_engine *e, const char *rule, const char *title,
+                                    const char *why)
+{
+    size_t kl = strlen(rule);
+    int64_t at = e->have_clock ? e->clock : ioc__wall_ms(e);
+    struct incident *inc = ioc_map_get(&e->incidents, rule, kl);
+    if (inc && ioc__incident_active(inc)) {
+        return inc;
+    }
+    if (inc) {
+        inc->state = "closed";
+        health_record(e, inc, "closed", at, "a new episode began");
+        ioc_map_del(&e->incidents, rule, kl);
+        ioc__incident_free(inc);
+    }
+    inc = calloc(1, sizeof *inc);
+    if (!inc) {
+        ioc_error(TAG, "%s: out of memory for the incident", rule);
+        return NULL;
+    }
+    inc->id = e->next_id++;
+    inc->rule_id = strdup(rule);
+    inc->key_json = strdup("{}");
+    inc->title = strdup(title);
+    inc->fields_json = strdup("{}");
+    inc->state = "open";
+    inc->grade = 2;
+    inc->opened = inc->updated = at;
+    inc->count = 1;
+    inc->esc_level = -1;
+    inc->resolve_since = INT64_MIN;
+    if (!inc->rule_id || !inc->key_json || !inc->title || !inc->fields_json ||
+        ioc_map_put(&e->incidents, rule, kl, inc)) {
+        ioc_error(TAG, "%s: out of memory for the incident", rule);
+        ioc__incident_free(inc);
+        return NULL;
+    }
+    e->stats.opened++;
+    health_record(e, inc, "opened", at, why);
+    return inc;
+}
+
+/* system.storage: opened when writes start failing, resolved when the held
+ * batches are all written. */
 static void storage_health(struct ioc_engine *e, int failing, const char *why)
 {
     struct incident *inc = ioc_map_get(&e->incidents, STORAGE_KEY, strlen(STORAGE_KEY));
     int64_t at = e->have_clock ? e->clock : ioc__wall_ms(e);
     if (failing && !e->storage_failing) {
         e->storage_failing = 1;
-        if (!inc) {
-            char title[256];
-            snprintf(title, sizeof title, "Database writes failing (%s): events are held, "
-                     "reliable senders are not acknowledged", why ? why : "error");
-            inc = calloc(1, sizeof *inc);
-            if (!inc) {
-                return;
-            }
-            inc->id = e->next_id++;
-            inc->rule_id = strdup(STORAGE_KEY);
-            inc->key_json = strdup("{}");
-            inc->title = strdup(title);
-            inc->fields_json = strdup("{}");
-            inc->state = "open";
-            inc->grade = 2;
-            inc->opened = inc->updated = at;
-            inc->count = 1;
-            inc->esc_level = -1;
-            inc->resolve_since = INT64_MIN;
-            if (!inc->rule_id || !inc->key_json || !inc->title || !inc->fields_json ||
-                ioc_map_put(&e->incidents, STORAGE_KEY, strlen(STORAGE_KEY), inc)) {
-                ioc__incident_free(inc);
-                return;
-            }
-            e->stats.opened++;
-            e->direct_publish = 1;
-            ioc__record(e, inc, "opened", NULL, at, why);
-            e->direct_publish = 0;
-        }
+        char title[256];
+        snprintf(title, sizeof title, "Database writes failing (%s): events are held, "
+                 "reliable senders are not acknowledged", why ? why : "error");
+        health_open(e, STORAGE_KEY, title, why);
     } else if (!failing && e->storage_failing) {
         e->storage_failing = 0;
         if (inc && ioc__incident_active(inc)) {
@@ -324,9 +386,136 @@ static void storage_health(struct ioc_engine *e, int failing, const char *why)
     }
 }
 
+/* ---- overload ------------------------------------------------------------------ */
+
+static void on_overload_tick(uv_timer_t *h);
+
+/* The engine is overloaded while the store is at one of its limits: batches
+ * in flight to the writer (store.queue_max), or batches held in memory in all,
+ * in flight plus refused by the database (store.hold_max). Then holding inputs stop reading, so their
+ * senders wait, and ioc_engine_offer sheds; the loop itself never waits. */
+static void update_pressure(struct ioc_engine *e)
+{
+    size_t held = (size_t)e->in_flight + e->n_stalled;
+    int high = e->store && !e->stopping &&
+               (e->in_flight >= e->cfg->store.queue_max ||
+                held >= (size_t)e->cfg->store.hold_max);
+    if (high == e->overloaded) {
+        return;
+    }
+    e->overloaded = high;
+    int64_t now = ioc__wall_ms(e);
+    if (high) {
+        e->overload_since = now;
+        if (e->overload_timer_open && !uv_is_active((uv_handle_t *)&e->overload_timer)) {
+            e->overload_report_at = now;
+            uv_timer_start(&e->overload_timer, on_overload_tick, 500, 500);
+        }
+    } else {
+        e->normal_since = now;
+    }
+    for (size_t i = 0; i < e->n_inputs && !e->stopping; i++) {
+        struct ioc_instance *in = &e->inputs[i];
+        if (in->ctx && in->plugin->hold) {
+            in->plugin->hold(in, high);
+        }
+    }
+}
+
+static void overload_open(struct ioc_engine *e, const char *why)
+{
+    char title[256];
+    snprintf(title, sizeof title, "Engine overloaded: the database is %d+%zu batches behind; "
+             "reliable senders wait, the ingest socket sheds", e->in_flight, e->n_stalled);
+    if (health_open(e, OVERLOAD_KEY, title, why)) {
+        e->overload_open = 1;
+        e->shed_reported = 0;
+        ioc_warn(TAG, "overloaded (%s): %d batches in flight, %zu held", why, e->in_flight,
+                 e->n_stalled);
+    }
+}
+
+/* Writes how many events were shed since the last report: one rejects row
+ * (reason `overload`, the count leading its detail) and an update of the
+ * incident with the total, so nothing is dropped without a trace. */
+static void overload_report(struct ioc_engine *e)
+{
+    int64_t now = ioc__wall_ms(e);
+    uint64_t n = e->stats.shed - e->shed_recorded;
+    e->overload_report_at = now;
+    if (n && e->batch && !e->replaying) {
+        char detail[160];
+        snprintf(detail, sizeof detail,
+                 "%llu events shed at the ingest socket while the engine was overloaded",
+                 (unsigned long long)n);
+        if (ioc_batch_reject(e->batch, now, "overload", detail, NULL, 0) == 0) {
+            e->shed_recorded = e->stats.shed;
+        } else {
+            ioc_error(TAG, "cannot record %llu shed events: out of memory", (unsigned long long)n);
+        }
+    }
+    struct incident *inc = ioc_map_get(&e->incidents, OVERLOAD_KEY, strlen(OVERLOAD_KEY));
+    if (!e->overload_open || !inc || e->stats.shed == e->shed_reported) {
+        return;
+    }
+    char title[256], reason[96];
+    snprintf(title, sizeof title, "Engine overloaded: %llu events shed at the ingest socket; "
+             "reliable senders wait", (unsigned long long)e->stats.shed);
+    snprintf(reason, sizeof reason, "%llu events shed", (unsigned long long)e->stats.shed);
+    char *t = strdup(title);
+    if (t) {
+        free(inc->title);
+        inc->title = t;
+    }
+    inc->count = (int64_t)e->stats.shed;
+    inc->updated = e->have_clock && e->clock > inc->updated ? e->clock : inc->updated;
+    e->shed_reported = e->stats.shed;
+    health_record(e, inc, "updated", inc->updated, reason);
+}
+
+static void on_overload_tick(uv_timer_t *h)
+{
+    struct ioc_engine *e = h->data;
+    int64_t now = ioc__wall_ms(e);
+    if (e->overloaded && !e->overload_open &&
+        now - e->overload_since >= e->cfg->engine.overload_after_ms) {
+        overload_open(e, "the database has been behind since the engine filled its queue");
+    }
+    if (now - e->overload_report_at >= OVERLOAD_REPORT_MS) {
+        overload_report(e);
+    }
+    if (e->overloaded || now - e->normal_since < e->cfg->engine.overload_clear_ms) {
+        return;
+    }
+    overload_report(e);
+    uv_timer_stop(h);
+    struct incident *inc = ioc_map_get(&e->incidents, OVERLOAD_KEY, strlen(OVERLOAD_KEY));
+    if (e->overload_open && inc && ioc__incident_active(inc)) {
+        int64_t at = e->have_clock ? e->clock : now;
+        ioc_info(TAG, "no longer overloaded; %llu events were shed in all",
+                 (unsigned long long)e->stats.shed);
+        ioc__resolve(e, inc, OVERLOAD_KEY, strlen(OVERLOAD_KEY), at, "the database keeps up again");
+    }
+    e->overload_open = 0;
+}
+
+int ioc_engine_offer(struct ioc_engine *e, const void *bytes, size_t len)
+{
+    if (!e->overloaded) {
+        ioc_engine_submit(e, bytes, len);
+        return 0;
+    }
+    e->stats.received++;
+    e->stats.shed++;
+    if (!e->overload_open) {
+        overload_open(e, "events are being shed");
+    }
+    return 1;
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
-    flush_batch(h->data);
+    flush_batch(h->data, 0);
 }
 
 /* ---- incidents -------------------------------------------------------------- */
@@ -1367,7 +1556,7 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     ioc_event_clear(&ev);
 flush:
     if (ioc_batch_size(e->batch) >= (size_t)e->cfg->engine.batch_max) {
-        flush_batch(e);
+        flush_batch(e, 1);
     }
 }
 
@@ -1758,6 +1947,10 @@ int ioc_engine_start(struct ioc_engine *e)
     e->stall_timer.data = e;
     e->stall_timer_open = 1;
     uv_unref((uv_handle_t *)&e->stall_timer);
+    uv_timer_init(e->loop, &e->overload_timer);
+    e->overload_timer.data = e;
+    e->overload_timer_open = 1;
+    uv_unref((uv_handle_t *)&e->overload_timer);
     if (live) {
         uv_timer_init(e->loop, &e->live);
         e->live.data = e;
@@ -1795,7 +1988,8 @@ void ioc_engine_stop(struct ioc_engine *e)
             e->inputs[i].plugin->stop(&e->inputs[i]);
         }
     }
-    flush_batch(e);
+    overload_report(e);
+    flush_batch(e, 1);
     if (e->flush_open) {
         uv_close((uv_handle_t *)&e->flush, NULL);
         e->flush_open = 0;
@@ -1807,6 +2001,10 @@ void ioc_engine_stop(struct ioc_engine *e)
     if (e->stall_timer_open) {
         uv_close((uv_handle_t *)&e->stall_timer, NULL);
         e->stall_timer_open = 0;
+    }
+    if (e->overload_timer_open) {
+        uv_close((uv_handle_t *)&e->overload_timer, NULL);
+        e->overload_timer_open = 0;
     }
     /* One last try for what the database refused; whatever fails now is
      * lost, and said so. */
@@ -1834,10 +2032,11 @@ void ioc_engine_stop(struct ioc_engine *e)
         }
     }
     ioc_info(TAG,
-             "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, "
+             "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, %llu shed, "
              "%llu incidents opened, %llu changes published",
              (unsigned long long)e->stats.received, (unsigned long long)e->stats.accepted,
              (unsigned long long)e->stats.duplicates, (unsigned long long)e->stats.rejected,
+             (unsigned long long)e->stats.shed,
              (unsigned long long)e->stats.opened, (unsigned long long)e->stats.published);
 }
 
@@ -1895,6 +2094,7 @@ void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *o
 {
     *out = e->stats;
     out->incidents_open = e->incidents.n;
+    out->overloaded = e->overloaded;
     out->watermark = e->have_clock ? e->clock : 0;
 }
 

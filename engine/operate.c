@@ -266,6 +266,8 @@ static int op_status(struct ioc_engine *e, const char *who, const cJSON *req, cJ
             {"resolved", st.resolved},       {"silenced", st.silenced},
             {"published", st.published},
             {"incidents_open", st.incidents_open},
+            {"shed", st.shed},               {"dropped_nomem", st.dropped_nomem},
+            {"overloaded", (uint64_t)st.overloaded},
         };
         for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
             cJSON_AddNumberToObject(reply, n[i].name, (double)n[i].v);

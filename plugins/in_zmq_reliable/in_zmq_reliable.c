@@ -82,6 +82,7 @@ struct in_rel {
     uv_idle_t idle;
     int live_handles; /* initialised and not yet through their close callback */
     int stopped;
+    int held; /* the engine is overloaded: batches wait in the socket, senders wait */
     struct rel_ack *waiting; /* records handed to the engine, not yet answered */
     uint64_t batches, events, malformed, acked, failed;
 };
@@ -136,7 +137,7 @@ static void send_answer(struct in_rel *ctx, const unsigned char *id, size_t id_l
     /* The send may have taken the edge of a message that arrived meanwhile:
      * look, and let the idle handle drain it (never drain from here, this
      * may run inside ioc_engine_submit). */
-    if (!ctx->stopped && socket_readable(ctx)) {
+    if (!ctx->stopped && !ctx->held && socket_readable(ctx)) {
         uv_idle_start(&ctx->idle, on_idle);
     }
 }
@@ -284,7 +285,7 @@ static int drain(struct in_rel *ctx)
     int taken = 0, more = 0;
 
     zmq_msg_init(&msg);
-    while (!ctx->stopped) {
+    while (!ctx->stopped && !ctx->held) {
         if (taken >= DRAIN_BUDGET) {
             more = 1;
             break;
@@ -304,7 +305,7 @@ static int drain(struct in_rel *ctx)
         taken += n;
     }
     zmq_msg_close(&msg);
-    return more && !ctx->stopped;
+    return more && !ctx->stopped && !ctx->held;
 }
 
 static void on_idle(uv_idle_t *h)
@@ -312,6 +313,30 @@ static void on_idle(uv_idle_t *h)
     struct in_rel *ctx = h->data;
     if (!drain(ctx) && !ctx->stopped) {
         uv_idle_stop(&ctx->idle);
+    }
+}
+
+static void on_readable(uv_poll_t *h, int status, int events);
+
+/* Overload: batches stay in the socket, then in the senders' queues, so the
+ * senders wait for their acks instead of anything being dropped. The batch
+ * being read is finished first (drain checks between messages). On resume
+ * the idle handle reads what queued up: the fd's edge for it is gone. */
+static void in_rel_hold(struct ioc_instance *ins, int on)
+{
+    struct in_rel *ctx = ins->ctx;
+    if (!ctx || !ctx->sock || ctx->stopped) {
+        return;
+    }
+    ctx->held = on;
+    /* Unwatched while held: ZeroMQ's fd stays readable until the socket is
+     * read, and the loop would spin on it. */
+    if (on) {
+        uv_idle_stop(&ctx->idle);
+        uv_poll_stop(&ctx->poll);
+    } else {
+        uv_poll_start(&ctx->poll, UV_READABLE, on_readable);
+        uv_idle_start(&ctx->idle, on_idle);
     }
 }
 
@@ -475,4 +500,5 @@ const struct ioc_plugin ioc_plugin_in_zmq_reliable = {
     .start = in_rel_start,
     .stop = in_rel_stop,
     .destroy = in_rel_destroy,
+    .hold = in_rel_hold,
 };
