@@ -1622,11 +1622,16 @@ static int make_instances(struct ioc_engine *e, const struct ioc_plugin_conf *pc
             return IOC_ENOMEM;
         }
         (*nout)++;
-        ioc_options_defaults(p->options, ins->conf);
-        if (ioc_options_apply(p->options, ins->conf, pc[i].node, skip, ins->name, diag) != 0) {
-            return IOC_ECONFIG;
+        int rc = ioc_options_defaults(p->options, ins->conf);
+        if (rc != 0) {
+            ioc_diag_add(diag, NULL, 0, 0, "%s: cannot set its defaults: %s", ins->name,
+                         ioc_strerror(rc));
+            return rc;
         }
-        int rc = p->init ? p->init(ins) : 0;
+        if ((rc = ioc_options_apply(p->options, ins->conf, pc[i].node, skip, ins->name, diag))) {
+            return rc == IOC_ENOMEM ? rc : IOC_ECONFIG;
+        }
+        rc = p->init ? p->init(ins) : 0;
         if (rc != 0) {
             ioc_diag_add(diag, NULL, 0, 0, "%s: cannot initialise: %s", ins->name,
                          ioc_strerror(rc));
@@ -1836,6 +1841,11 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
                             (size_t)cfg->engine.max_event_bytes, &e->dec, err, sizeof err);
     if (rc != 0) {
         ioc_diag_add(diag, "schemas/event.schema.json", 0, 0, "%s", err);
+        /* The schema is compiled into the program and checked by every test
+         * that starts an engine: at run time it fails to compile only when
+         * memory runs out, which the decoder cannot always tell (cJSON says
+         * only that parsing failed). */
+        rc = IOC_ENOMEM;
         goto fail;
     }
     rc = ioc_ruleset_load((const char *const *)cfg->rules, cfg->n_rules, &e->rules, diag);
