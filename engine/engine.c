@@ -105,6 +105,20 @@ int64_t ioc__wall_ms(struct ioc_engine *e)
     return (int64_t)uv_now(e->loop) + e->wall_offset;
 }
 
+/* Memory ran out on the event path: the event being processed is dropped
+ * and counted (dropped_nomem) once its submit ends, instead of aborting or
+ * going on as if it had been taken whole. Logged on the 1st, 2nd, 4th ...
+ * drop, so exhaustion cannot flood the log. */
+void ioc__nomem(struct ioc_engine *e, const char *what)
+{
+    uint64_t n = e->stats.dropped_nomem + 1;
+    if (!e->nomem && (n & (n - 1)) == 0) {
+        ioc_error(TAG, "out of memory (%s): the event is dropped; %llu so far", what,
+                  (unsigned long long)n);
+    }
+    e->nomem = 1;
+}
+
 /* What waits on one store batch besides its messages: the durability
  * callbacks of the inputs that asked (reliable ingest acknowledges here). */
 struct batch_ctx {
@@ -593,6 +607,9 @@ int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *ch
         free(w->inhibitor);
         w->inhibitor = inhibit ? strndup(e->keybuf2, e->keybuf2_len) : NULL;
         w->inhibitor_len = inhibit && w->inhibitor ? e->keybuf2_len : 0;
+        if (inhibit && !w->inhibitor) {
+            ioc__nomem(e, "an inhibited incident");
+        }
     } else if (!ev && inc->inhibitor) {
         const struct incident *by =
             ioc_map_get(&e->incidents, inc->inhibitor, inc->inhibitor_len);
@@ -647,8 +664,8 @@ int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *ch
         };
         /* The evidence keeps the event exactly as it arrived. */
         char *raw = strndup(ev->raw, ev->raw_len);
-        evid.summary_json = raw ? raw : "{}";
-        rc = ioc_batch_evidence(e->batch, &evid);
+        evid.summary_json = raw;
+        rc = raw ? ioc_batch_evidence(e->batch, &evid) : IOC_ENOMEM;
         free(raw);
     }
     if (!rc) {
@@ -711,10 +728,13 @@ static size_t make_key_into(char *buf, size_t cap, const struct ioc_rule *r,
         memcpy(buf + n, s, len);
         n += len;
         if (key_json && *key_json) {
-            if (v.t == IOC_V_STR) {
-                cJSON_AddItemToObject(*key_json, r->key_names[i], cJSON_CreateString(v.str));
-            } else {
-                cJSON_AddNumberToObject(*key_json, r->key_names[i], v.num);
+            /* A key object missing a field would be recorded as another key:
+             * without memory for it there is none (the caller's failure). */
+            cJSON *item = v.t == IOC_V_STR ? cJSON_CreateString(v.str) : cJSON_CreateNumber(v.num);
+            if (!cJSON_AddItemToObject(*key_json, r->key_names[i], item)) {
+                cJSON_Delete(item);
+                cJSON_Delete(*key_json);
+                *key_json = NULL;
             }
         }
     }
@@ -821,10 +841,11 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
     ioc__rule_title(r, ev, m, e->title, sizeof e->title);
     if (strcmp(e->title, inc->title) != 0) {
         char *t = strdup(e->title);
-        if (t) {
-            free(inc->title);
-            inc->title = t;
+        if (!t) {
+            return IOC_ENOMEM;
         }
+        free(inc->title);
+        inc->title = t;
     }
     int g = ioc__rule_grade(r, ev, m);
     if (g > 0 && g < inc->grade) {
@@ -929,7 +950,8 @@ static int window_step(struct ioc_engine *e, const struct ioc_rule *r, const str
     }
     ioc_window_evict(&ws->w, ev->ts - r->corr.window_ms);
     if (ioc_window_push(&ws->w, ev->ts, v, h) != 0) {
-        ioc_error(TAG, "rule %s: window: out of memory", r->id);
+        ioc__nomem(e, "a rule's window");
+        return 1;
     }
     if (ev->ts > ws->last_ts) {
         ws->last_ts = ev->ts;
@@ -954,6 +976,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
         return ws;
     }
     if (!(ws = calloc(1, sizeof *ws + klen + 1))) {
+        ioc__nomem(e, "a rule key's state");
         return NULL;
     }
     memcpy(ws->key, e->keybuf, klen);
@@ -963,6 +986,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
     if (r->n_steps) {
         if (!(ws->starts = malloc(r->n_steps * sizeof *ws->starts))) {
             free(ws);
+            ioc__nomem(e, "a rule key's state");
             return NULL;
         }
         for (size_t i = 0; i < r->n_steps; i++) {
@@ -977,6 +1001,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
         }
         if (!ws->sat || !ws->mw || (r->near_m > 0 && !ws->geo)) {
             wstate_release(e, ws);
+            ioc__nomem(e, "a rule key's state");
             return NULL;
         }
         for (size_t i = 0; i < r->n_members; i++) {
@@ -986,6 +1011,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
     }
     if (ioc_map_put(&e->windows, ws->key, klen, ws) != 0) {
         wstate_release(e, ws);
+        ioc__nomem(e, "a rule key's state");
         return NULL;
     }
     wlist_append(l, ws);
@@ -1035,7 +1061,9 @@ static void hit(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc
         }
         rc = open_incident(e, r, ev, klen, g, mt, at);
     }
-    if (rc) {
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "an incident change");
+    } else if (rc) {
         ioc_error(TAG, "rule %s: cannot record an incident change: %s", r->id, ioc_strerror(rc));
     }
 }
@@ -1122,6 +1150,7 @@ static void absent_seen(struct ioc_engine *e, const struct ioc_rule *r, const st
     if (ev->ts >= ws->last_ts || !ws->raw) {
         char *raw = malloc(ev->raw_len + 1);
         if (!raw) {
+            ioc__nomem(e, "an absence's last event");
             return;
         }
         memcpy(raw, ev->raw, ev->raw_len);
@@ -1130,10 +1159,13 @@ static void absent_seen(struct ioc_engine *e, const struct ioc_rule *r, const st
         ws->raw_len = ev->raw_len;
         ws->last_ts = ev->ts;
     }
-    if (!ws->armed &&
-        ioc_timers_add(&e->timers, ws->last_ts + r->corr.window_ms, TIMER_ABSENT, r->index, 0,
-                       e->keybuf, klen) == 0) {
-        ws->armed = 1;
+    if (!ws->armed) {
+        if (ioc_timers_add(&e->timers, ws->last_ts + r->corr.window_ms, TIMER_ABSENT, r->index, 0,
+                           e->keybuf, klen) == 0) {
+            ws->armed = 1;
+        } else {
+            ioc__nomem(e, "an absence timer");
+        }
     }
 }
 
@@ -1159,7 +1191,9 @@ void ioc__resolve(struct ioc_engine *e, struct incident *inc, const char *key, s
         inc->updated = at;
     }
     int rc = ioc__record(e, inc, "resolved", NULL, at, reason);
-    if (rc) {
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "an incident's resolution");
+    } else if (rc) {
         ioc_error(TAG, "incident %lld: cannot record its resolution: %s", (long long)inc->id,
                   ioc_strerror(rc));
     }
@@ -1193,7 +1227,7 @@ static void resolve_watch(struct ioc_engine *e, const struct ioc_rule *r,
     }
     if (ioc_timers_add(&e->timers, ev->ts + r->resolve_for_ms, TIMER_RESOLVE_FOR, r->index,
                        inc->id, e->keybuf, klen) != 0) {
-        ioc_error(TAG, "rule %s: cannot schedule a resolution: out of memory", r->id);
+        ioc__nomem(e, "a resolution timer");
     }
 }
 
@@ -1214,6 +1248,7 @@ static void all_satisfied(struct ioc_engine *e, const struct ioc_rule *r, struct
         struct ioc_geo_point p = {ev->lat, ev->lon, at, (uint32_t)k, 0};
         ioc_geo_grid_expire(ws->geo, since);
         if (ioc_geo_grid_add(ws->geo, &p) != 0) {
+            ioc__nomem(e, "a place of an `all` member");
             return;
         }
     }
@@ -1270,6 +1305,7 @@ static void all_member_event(struct ioc_engine *e, const struct ioc_rule *r,
         sweep(e, r, ws);
         ioc_window_evict(&ws->mw[k], ev->ts - r->corr.window_ms);
         if (ioc_window_push(&ws->mw[k], ev->ts, 0, 0) != 0) {
+            ioc__nomem(e, "an `all` member's window");
             continue;
         }
         if (ioc_window_count(&ws->mw[k]) >= mm->count) {
@@ -1278,7 +1314,9 @@ static void all_member_event(struct ioc_engine *e, const struct ioc_rule *r,
             /* Not enough yet, but its place counts towards the N near. */
             struct ioc_geo_point p = {ev->lat, ev->lon, ev->ts, (uint32_t)k, 0};
             ioc_geo_grid_expire(ws->geo, ev->ts - r->corr.window_ms);
-            ioc_geo_grid_add(ws->geo, &p);
+            if (ioc_geo_grid_add(ws->geo, &p) != 0) {
+                ioc__nomem(e, "a place of an `all` member");
+            }
         }
     }
 }
@@ -1484,7 +1522,7 @@ static void reject(struct ioc_engine *e, int code, const char *detail, const voi
     }
     if (!e->replaying &&
         ioc_batch_reject(e->batch, ioc__wall_ms(e), ioc_reject_reason(code), detail, bytes, keep)) {
-        ioc_error(TAG, "cannot record a rejected message: out of memory");
+        ioc__nomem(e, "a rejected message");
     }
 }
 
@@ -1493,7 +1531,7 @@ static void accept_event(struct ioc_engine *e, const struct ioc_event *ev)
     e->stats.accepted++;
     e->archived++;
     if (e->cfg->store.archive_events && !e->replaying && ioc_batch_event(e->batch, ev) != 0) {
-        ioc_error(TAG, "cannot archive event %s: out of memory", ev->id);
+        ioc__nomem(e, "the event archive");
     }
     match(e, ev);
     drain_feeds(e, ev);
@@ -1504,11 +1542,22 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     struct ioc_event ev;
     char reason[512];
     /* Accepted until the store closes, so inputs can drain while stopping. */
-    if (!e->store || !e->batch) {
+    if (!e->store) {
         return;
     }
     e->stats.received++;
+    e->nomem = 0;
+    struct ioc_engine_stats before = e->stats;
+    if (!e->batch && !(e->batch = ioc_batch_new())) {
+        ioc__nomem(e, "a store batch");
+        e->stats.dropped_nomem++;
+        return;
+    }
     int rc = ioc_decoder_decode(e->dec, bytes, len, ioc__wall_ms(e), &ev, reason, sizeof reason);
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "decoding");
+        goto flush;
+    }
     if (rc != 0) {
         reject(e, rc, reason, bytes, len);
         goto flush;
@@ -1521,8 +1570,9 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     char stackkey[256];
     char *key = sl + 1 + il <= sizeof stackkey ? stackkey : malloc(sl + 1 + il);
     if (!key) {
+        ioc__nomem(e, "the duplicate filter");
         ioc_event_clear(&ev);
-        return;
+        goto flush;
     }
     memcpy(key, src, sl);
     key[sl] = KEY_SEP;
@@ -1546,7 +1596,7 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
             advance(e, e->newest_ts - lateness);
         }
         if (seen_push(e, key, sl + 1 + il, ev.ts) != 0) {
-            ioc_error(TAG, "duplicate filter: out of memory");
+            ioc__nomem(e, "the duplicate filter");
         }
         accept_event(e, &ev);
     }
@@ -1555,6 +1605,29 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     }
     ioc_event_clear(&ev);
 flush:
+    if (e->nomem) {
+        /* Counted once, as dropped and not as taken, whatever part of it got
+         * through before memory ran out; its bytes are kept in rejects when
+         * memory allows, as any message the engine could not take. */
+        e->stats.dropped_nomem++;
+        e->stats.accepted = before.accepted;
+        e->stats.duplicates = before.duplicates;
+        e->stats.rejected = before.rejected;
+        e->stats.rejected_json = before.rejected_json;
+        e->stats.rejected_schema = before.rejected_schema;
+        e->stats.rejected_source = before.rejected_source;
+        e->stats.rejected_size = before.rejected_size;
+        e->stats.rejected_encoding = before.rejected_encoding;
+        e->stats.rejected_late = before.rejected_late;
+        if (!e->replaying) {
+            size_t keep = len < (size_t)e->cfg->engine.max_event_bytes
+                              ? len
+                              : (size_t)e->cfg->engine.max_event_bytes;
+            ioc_batch_reject(e->batch, ioc__wall_ms(e), "memory",
+                             "out of memory while processing it", bytes, keep);
+        }
+        e->nomem = 0;
+    }
     if (ioc_batch_size(e->batch) >= (size_t)e->cfg->engine.batch_max) {
         flush_batch(e, 1);
     }

@@ -148,6 +148,7 @@ struct ioc_engine {
     uint64_t shed_recorded;  /* shed events already written to rejects */
     uint64_t shed_reported;  /* shed events the incident already told */
     int64_t overload_report_at; /* wall ms of the last shed report */
+    int nomem;               /* memory ran out while the current event was processed */
     uv_timer_t overload_timer;
     int overload_timer_open;
     int direct_publish;      /* publish now, not after commit (health of the store itself) */
@@ -192,6 +193,9 @@ struct ioc_engine {
 
 /* engine.c */
 int64_t ioc__wall_ms(struct ioc_engine *e);
+/* Memory ran out on the event path: the event being processed is dropped
+ * and counted when its submit ends. */
+void ioc__nomem(struct ioc_engine *e, const char *what);
 void ioc__incident_free(struct incident *inc);
 /* Records one change of an incident at event time `at`: its row, the
  * evidence (when ev is given), the log row and the message to publish. */

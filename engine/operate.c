@@ -637,6 +637,9 @@ static int change(struct ioc_engine *e, const struct incident *inc, const char *
     e->extra = NULL;
     e->actor = saved;
     cJSON_Delete(extra);
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "an incident change");
+    }
     return rc;
 }
 
@@ -645,8 +648,7 @@ static void add_timer(struct ioc_engine *e, int64_t due, int kind, const struct 
 {
     uint32_t rule = inc->rule ? inc->rule->index : UINT32_MAX;
     if (ioc_timers_add(&e->timers, due, kind, rule, inc->id, key, klen) != 0) {
-        ioc_error(TAG, "incident %lld: cannot schedule a timer: out of memory",
-                  (long long)inc->id);
+        ioc__nomem(e, "an incident's timer");
     }
 }
 
