@@ -19,6 +19,13 @@
  * engine.dedup_window of event time (10 minutes by default), so its size is
  * bounded; a resend older than that is rejected as late anyway.
  *
+ * Overload: the loop never waits on the store. While the writer is busy the
+ * current batch goes on filling; when the store is at its limits (batches in
+ * flight, batches held) the engine is overloaded: inputs that can make their
+ * senders wait are held (plugin hold), the others' events are shed, counted
+ * and reported by the system.overload incident. Memory exhaustion on the
+ * event path drops the event being processed, counted (dropped_nomem).
+ *
  * Incidents: identity is rule id + key values. An open incident is updated
  * by later matches (count, last seen, evidence); its grade may rise and never
  * falls. Open incidents are restored from the database at start, so a
