@@ -45,6 +45,13 @@ static const struct ioc_option engine_options[] = {
      offsetof(struct ioc_engine_conf, max_event_bytes), "size limit of one event"},
     {"batch_max", IOC_OPT_INT, "8192", 1, 1e7, offsetof(struct ioc_engine_conf, batch_max),
      "records per store transaction before it is handed to the writer"},
+    {"overload_after", IOC_OPT_DURATION, "2s", 0, 86400000.0,
+     offsetof(struct ioc_engine_conf, overload_after_ms),
+     "the system.overload incident opens once the store has been full this long, or at the "
+     "first event shed"},
+    {"overload_clear", IOC_OPT_DURATION, "5s", 0, 86400000.0,
+     offsetof(struct ioc_engine_conf, overload_clear_ms),
+     "the system.overload incident resolves once the store has had room this long"},
     IOC_OPTION_END,
 };
 
@@ -56,7 +63,11 @@ static const struct ioc_option store_options[] = {
     {"synchronous", IOC_OPT_STR, "NORMAL", 1, 0, offsetof(struct ioc_store_conf, synchronous),
      "PRAGMA synchronous: NORMAL (may lose the last commits on power loss) or FULL"},
     {"queue_max", IOC_OPT_INT, "64", 1, 1e6, offsetof(struct ioc_store_conf, queue_max),
-     "store batches in flight before ingest waits"},
+     "store batches in flight to the writer; at this many the engine is overloaded: reliable "
+     "inputs wait and the ingest socket sheds"},
+    {"hold_max", IOC_OPT_INT, "128", 1, 1e6, offsetof(struct ioc_store_conf, hold_max),
+     "store batches held in memory in all, in flight plus refused by a failing database; at this "
+     "many the engine is overloaded"},
     IOC_OPTION_END,
 };
 
@@ -189,12 +200,17 @@ static int load_plugins(const struct ioc_ynode *seq, enum ioc_plugin_kind kind,
         char tag[80];
         snprintf(tag, sizeof tag, "%s %s", kind == IOC_PLUGIN_INPUT ? "input" : "output", p->name);
         static const char *const skip[] = {"plugin", NULL};
-        ioc_options_defaults(p->options, conf);
-        if (ioc_options_apply(p->options, conf, m, skip, tag, d) != 0) {
+        int drc = ioc_options_defaults(p->options, conf);
+        if (drc == 0 && (drc = ioc_options_apply(p->options, conf, m, skip, tag, d)) != 0 &&
+            drc != IOC_ENOMEM) {
             rc = IOC_ECONFIG;
+            drc = 0;
         }
         ioc_options_free(p->options, conf);
         free(conf);
+        if (drc != 0) {
+            return drc;
+        }
         (*out)[*n].plugin = strdup(p->name);
         (*out)[*n].node = m;
         if (!(*out)[*n].plugin) {
@@ -237,7 +253,12 @@ static int load_grades(struct ioc_config *c, const struct ioc_ynode *seq, struct
     }
     for (size_t i = 0; i < seq->n; i++) {
         struct ioc_grade_conf g = {0};
-        if (ioc_options_apply(grade_options, &g, seq->items[i], NULL, "grades", d) != 0) {
+        int r = ioc_options_apply(grade_options, &g, seq->items[i], NULL, "grades", d);
+        if (r == IOC_ENOMEM) {
+            ioc_options_free(grade_options, &g);
+            return r;
+        }
+        if (r != 0) {
             rc = IOC_ECONFIG;
         } else if (g.grade < 1 || g.grade > 4) {
             ioc_diag_at(d, seq->items[i], "grades: each entry needs 'grade: 1..4'");
@@ -542,22 +563,35 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
             }
         }
     }
-    ioc_options_defaults(engine_options, &c->engine);
-    ioc_options_defaults(store_options, &c->store);
-    ioc_options_defaults(control_options, &c->control);
+    if ((rc = ioc_options_defaults(engine_options, &c->engine)) != 0 ||
+        (rc = ioc_options_defaults(store_options, &c->store)) != 0 ||
+        (rc = ioc_options_defaults(control_options, &c->control)) != 0) {
+        goto fail;
+    }
 
     /* A section from the file replaces the default's whole. */
 #define SECTION(name)                                                                              \
     (user && ioc_ymap_get(user, name) ? ioc_ymap_get(user, name) : ioc_ymap_get(def, name))
 #define FROM_USER(name) (user && ioc_ymap_get(user, name))
-    if (ioc_options_apply(engine_options, &c->engine, SECTION("engine"), NULL, "engine", diag)) {
+    if ((rc = ioc_options_apply(engine_options, &c->engine, SECTION("engine"), NULL, "engine",
+                                diag)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
         bad = 1;
     }
-    if (ioc_options_apply(store_options, &c->store, SECTION("store"), NULL, "store", diag)) {
+    if ((rc = ioc_options_apply(store_options, &c->store, SECTION("store"), NULL, "store",
+                                diag)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
         bad = 1;
     }
-    if (ioc_options_apply(control_options, &c->control, SECTION("control"), NULL, "control",
-                          diag)) {
+    if ((rc = ioc_options_apply(control_options, &c->control, SECTION("control"), NULL,
+                                "control", diag)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
         bad = 1;
     }
     if (strcmp(c->store.synchronous, "NORMAL") != 0 && strcmp(c->store.synchronous, "FULL") != 0) {
@@ -595,7 +629,10 @@ int ioc_config_load(const char *path, struct ioc_config **out, struct ioc_diag *
         }
         bad |= rc != 0;
     }
-    if ((n = SECTION("grades")) && load_grades(c, n, diag) != 0) {
+    if ((n = SECTION("grades")) && (rc = load_grades(c, n, diag)) != 0) {
+        if (rc == IOC_ENOMEM) {
+            goto fail;
+        }
         bad = 1;
     }
     if ((n = SECTION("shifts"))) {

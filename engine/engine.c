@@ -19,6 +19,13 @@
  * engine.dedup_window of event time (10 minutes by default), so its size is
  * bounded; a resend older than that is rejected as late anyway.
  *
+ * Overload: the loop never waits on the store. While the writer is busy the
+ * current batch goes on filling; when the store is at its limits (batches in
+ * flight, batches held) the engine is overloaded: inputs that can make their
+ * senders wait are held (plugin hold), the others' events are shed, counted
+ * and reported by the system.overload incident. Memory exhaustion on the
+ * event path drops the event being processed, counted (dropped_nomem).
+ *
  * Incidents: identity is rule id + key values. An open incident is updated
  * by later matches (count, last seen, evidence); its grade may rise and never
  * falls. Open incidents are restored from the database at start, so a
@@ -108,10 +115,25 @@ int64_t ioc__wall_ms(struct ioc_engine *e)
     return (int64_t)uv_now(e->loop) + e->wall_offset;
 }
 
+/* Memory ran out on the event path: the event being processed is dropped
+ * and counted (dropped_nomem) once its submit ends, instead of aborting or
+ * going on as if it had been taken whole. Logged on the 1st, 2nd, 4th ...
+ * drop, so exhaustion cannot flood the log. */
+void ioc__nomem(struct ioc_engine *e, const char *what)
+{
+    uint64_t n = e->stats.dropped_nomem + 1;
+    if (!e->nomem && (n & (n - 1)) == 0) {
+        ioc_error(TAG, "out of memory (%s): the event is dropped; %llu so far", what,
+                  (unsigned long long)n);
+    }
+    e->nomem = 1;
+}
+
 /* What waits on one store batch besides its messages: the durability
  * callbacks of the inputs that asked (reliable ingest acknowledges here). */
 struct batch_ctx {
     struct ioc_engine *e;
+    int retry; /* a held batch written again: older than every other held one */
     size_t n;
     struct durable_cb {
         void (*cb)(void *arg, int status);
@@ -128,14 +150,18 @@ static void run_durable(struct batch_ctx *bc, int status)
 }
 
 static void storage_health(struct ioc_engine *e, int failing, const char *why);
+static void update_pressure(struct ioc_engine *e);
 static void submit_stalled(struct ioc_engine *e);
 static void on_stall_timer(uv_timer_t *h);
-static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front);
+/* Where a held batch goes: see stall_push. */
+enum { STALL_NEW, STALL_REFUSED, STALL_RETRIED };
+static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int kind);
 
 static void batch_done(struct ioc_batch *b, int status, void *arg)
 {
     struct batch_ctx *bc = arg;
     struct ioc_engine *e = bc->e;
+    int retried = bc->retry;
     /* Inputs learn first whether their events are durable: a failed batch
      * is not acknowledged, so a reliable sender sends it again. */
     run_durable(bc, status);
@@ -155,8 +181,9 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
                            "recovers",
                       ioc_strerror(status), ioc_batch_size(b));
         }
-        stall_push(e, b, 1);
+        stall_push(e, b, retried ? STALL_RETRIED : STALL_REFUSED);
         storage_health(e, 1, ioc_strerror(status));
+        update_pressure(e);
         return;
     }
     if (e->n_stalled) {
@@ -164,6 +191,7 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
     } else if (e->storage_failing && e->in_flight == 0) {
         storage_health(e, 0, NULL);
     }
+    update_pressure(e);
     size_t n = ioc_batch_messages(b);
     for (size_t i = 0; i < n; i++) {
         struct ioc_change ch;
@@ -181,8 +209,12 @@ static void batch_done(struct ioc_batch *b, int status, void *arg)
 
 /* Batches that could not be written, oldest first; while any waits, newer
  * batches queue behind it so that the database never holds a later batch
- * without an earlier one. */
-static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front)
+ * without an earlier one. The first n_refused were refused by the database
+ * and are older than the rest, which were never submitted: a refused batch
+ * goes behind the earlier refused ones (batches complete in submission
+ * order), a retried one (the oldest of all) back to the front, a new one to
+ * the end. */
+static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int kind)
 {
     if (e->n_stalled == e->cap_stalled) {
         size_t nc = e->cap_stalled ? e->cap_stalled * 2 : 16;
@@ -196,26 +228,36 @@ static void stall_push(struct ioc_engine *e, struct ioc_batch *b, int front)
         e->stalled = n;
         e->cap_stalled = nc;
     }
-    if (front) {
-        memmove(e->stalled + 1, e->stalled, e->n_stalled * sizeof *e->stalled);
-        e->stalled[0] = b;
-    } else {
-        e->stalled[e->n_stalled] = b;
-    }
+    size_t at = kind == STALL_NEW ? e->n_stalled : kind == STALL_RETRIED ? 0 : e->n_refused;
+    memmove(e->stalled + at + 1, e->stalled + at, (e->n_stalled - at) * sizeof *e->stalled);
+    e->stalled[at] = b;
     e->n_stalled++;
+    e->n_refused += kind != STALL_NEW;
     if (e->stall_timer_open && !uv_is_active((uv_handle_t *)&e->stall_timer)) {
         uv_timer_start(&e->stall_timer, on_stall_timer, 1000, 0);
     }
+    update_pressure(e);
 }
 
-static void flush_batch(struct ioc_engine *e)
+/* Hands the current batch over. The loop never waits on the store: while the
+ * writer is busy, or the database refuses writes, the batch goes on filling
+ * (group commit, with no batch of a few records per loop turn) and is handed
+ * over when the writer is free or the batch is full (force). Only full
+ * batches can therefore reach the limits that make the engine overloaded,
+ * and while it is, inputs are held or shed, so nothing fills it further
+ * except an input that does neither (a file being replayed): that one waits
+ * in the store, as a finite replay should. Forced at stop too. */
+static void flush_batch(struct ioc_engine *e, int force)
 {
     if (!e->batch || !e->store || (ioc_batch_size(e->batch) == 0 && e->n_durable == 0)) {
         return;
     }
+    if (!force && (e->overloaded || e->in_flight > 0 || e->n_stalled > 0)) {
+        return;
+    }
     if (e->n_stalled && e->n_durable == 0) {
         /* The database is failing: keep the order, wait behind the others. */
-        stall_push(e, e->batch, 0);
+        stall_push(e, e->batch, STALL_NEW);
         e->batch = ioc_batch_new();
         return;
     }
@@ -236,7 +278,7 @@ static void flush_batch(struct ioc_engine *e)
         /* Acknowledgements wait for the earlier batches: fail them now, the
          * senders resend, and the resend is acknowledged in order. */
         run_durable(bc, IOC_EDB);
-        stall_push(e, b, 0);
+        stall_push(e, b, STALL_NEW);
         return;
     }
     e->in_flight++;
@@ -248,6 +290,7 @@ static void flush_batch(struct ioc_engine *e)
     if (!e->batch) {
         ioc_error(TAG, "out of memory for the next store batch");
     }
+    update_pressure(e);
 }
 
 /* Writes the oldest held batch again; the rest follow once it is in. */
@@ -259,17 +302,20 @@ static void submit_stalled(struct ioc_engine *e)
     struct ioc_batch *b = e->stalled[0];
     memmove(e->stalled, e->stalled + 1, (e->n_stalled - 1) * sizeof *e->stalled);
     e->n_stalled--;
+    e->n_refused -= e->n_refused > 0;
     struct batch_ctx *bc = calloc(1, sizeof *bc);
     if (!bc) {
-        stall_push(e, b, 1);
+        stall_push(e, b, STALL_RETRIED);
         return;
     }
     bc->e = e;
+    bc->retry = 1;
     e->in_flight++;
     if (ioc_store_submit(e->store, b, batch_done, bc) != 0) {
         e->in_flight--;
         free(bc);
     }
+    update_pressure(e);
 }
 
 static void on_stall_timer(uv_timer_t *h)
@@ -278,46 +324,83 @@ static void on_stall_timer(uv_timer_t *h)
 }
 
 #define STORAGE_KEY "system.storage"
+#define OVERLOAD_KEY "system.overload"
+/* How often, at most, the shed count goes to the rejects table and the
+ * system.overload incident while events are being shed. */
+#define OVERLOAD_REPORT_MS 5000
 
-/* The engine's own incident about its database, system.storage: opened when
- * writes start failing and published at once (it cannot wait for a commit
- * that is failing), resolved when the held batches are all written. Its rows
- * are written with the held batches. */
+/* The engine's own incidents (system.storage, system.overload) are about the
+ * pipeline itself, so they are published at once instead of after a commit
+ * that may be what is failing. Their rows go into the current batch. */
+static void health_record(struct ioc_engine *e, struct incident *inc, const char *change,
+                          int64_t at, const char *reason)
+{
+    e->direct_publish = 1;
+    int rc = ioc__record(e, inc, change, NULL, at, reason);
+    e->direct_publish = 0;
+    if (rc) {
+        ioc_error(TAG, "%s: cannot record '%s': %s", inc->rule_id, change, ioc_strerror(rc));
+    }
+}
+
+/* Opens the engine's own incident `rule` (grade 2: events are held or lost
+ * until someone looks), or returns the active one. A resolved incident of an
+ * earlier episode is closed and replaced, so each episode has its own record
+ * and its own SLA. NULL when memory ran out (logged). */
+static struct incident *health_open(struct ioc_engine *e, const char *rule, const char *title,
+                                    const char *why)
+{
+    size_t kl = strlen(rule);
+    int64_t at = e->have_clock ? e->clock : ioc__wall_ms(e);
+    struct incident *inc = ioc_map_get(&e->incidents, rule, kl);
+    if (inc && ioc__incident_active(inc)) {
+        return inc;
+    }
+    if (inc) {
+        inc->state = "closed";
+        health_record(e, inc, "closed", at, "a new episode began");
+        ioc_map_del(&e->incidents, rule, kl);
+        ioc__incident_free(inc);
+    }
+    inc = calloc(1, sizeof *inc);
+    if (!inc) {
+        ioc_error(TAG, "%s: out of memory for the incident", rule);
+        return NULL;
+    }
+    inc->id = e->next_id++;
+    inc->rule_id = strdup(rule);
+    inc->key_json = strdup("{}");
+    inc->title = strdup(title);
+    inc->fields_json = strdup("{}");
+    inc->state = "open";
+    inc->grade = 2;
+    inc->opened = inc->updated = at;
+    inc->count = 1;
+    inc->esc_level = -1;
+    inc->resolve_since = INT64_MIN;
+    if (!inc->rule_id || !inc->key_json || !inc->title || !inc->fields_json ||
+        ioc_map_put(&e->incidents, rule, kl, inc)) {
+        ioc_error(TAG, "%s: out of memory for the incident", rule);
+        ioc__incident_free(inc);
+        return NULL;
+    }
+    e->stats.opened++;
+    health_record(e, inc, "opened", at, why);
+    return inc;
+}
+
+/* system.storage: opened when writes start failing, resolved when the held
+ * batches are all written. */
 static void storage_health(struct ioc_engine *e, int failing, const char *why)
 {
     struct incident *inc = ioc_map_get(&e->incidents, STORAGE_KEY, strlen(STORAGE_KEY));
     int64_t at = e->have_clock ? e->clock : ioc__wall_ms(e);
     if (failing && !e->storage_failing) {
         e->storage_failing = 1;
-        if (!inc) {
-            char title[256];
-            snprintf(title, sizeof title, "Database writes failing (%s): events are held, "
-                     "reliable senders are not acknowledged", why ? why : "error");
-            inc = calloc(1, sizeof *inc);
-            if (!inc) {
-                return;
-            }
-            inc->id = e->next_id++;
-            inc->rule_id = strdup(STORAGE_KEY);
-            inc->key_json = strdup("{}");
-            inc->title = strdup(title);
-            inc->fields_json = strdup("{}");
-            inc->state = "open";
-            inc->grade = 2;
-            inc->opened = inc->updated = at;
-            inc->count = 1;
-            inc->esc_level = -1;
-            inc->resolve_since = INT64_MIN;
-            if (!inc->rule_id || !inc->key_json || !inc->title || !inc->fields_json ||
-                ioc_map_put(&e->incidents, STORAGE_KEY, strlen(STORAGE_KEY), inc)) {
-                ioc__incident_free(inc);
-                return;
-            }
-            e->stats.opened++;
-            e->direct_publish = 1;
-            ioc__record(e, inc, "opened", NULL, at, why);
-            e->direct_publish = 0;
-        }
+        char title[256];
+        snprintf(title, sizeof title, "Database writes failing (%s): events are held, "
+                 "reliable senders are not acknowledged", why ? why : "error");
+        health_open(e, STORAGE_KEY, title, why);
     } else if (!failing && e->storage_failing) {
         e->storage_failing = 0;
         if (inc && ioc__incident_active(inc)) {
@@ -327,9 +410,136 @@ static void storage_health(struct ioc_engine *e, int failing, const char *why)
     }
 }
 
+/* ---- overload ------------------------------------------------------------------ */
+
+static void on_overload_tick(uv_timer_t *h);
+
+/* The engine is overloaded while the store is at one of its limits: batches
+ * in flight to the writer (store.queue_max), or batches held in memory in all,
+ * in flight plus refused by the database (store.hold_max). Then holding inputs stop reading, so their
+ * senders wait, and ioc_engine_offer sheds; the loop itself never waits. */
+static void update_pressure(struct ioc_engine *e)
+{
+    size_t held = (size_t)e->in_flight + e->n_stalled;
+    int high = e->store && !e->stopping &&
+               (e->in_flight >= e->cfg->store.queue_max ||
+                held >= (size_t)e->cfg->store.hold_max);
+    if (high == e->overloaded) {
+        return;
+    }
+    e->overloaded = high;
+    int64_t now = ioc__wall_ms(e);
+    if (high) {
+        e->overload_since = now;
+        if (e->overload_timer_open && !uv_is_active((uv_handle_t *)&e->overload_timer)) {
+            e->overload_report_at = now;
+            uv_timer_start(&e->overload_timer, on_overload_tick, 500, 500);
+        }
+    } else {
+        e->normal_since = now;
+    }
+    for (size_t i = 0; i < e->n_inputs && !e->stopping; i++) {
+        struct ioc_instance *in = &e->inputs[i];
+        if (in->ctx && in->plugin->hold) {
+            in->plugin->hold(in, high);
+        }
+    }
+}
+
+static void overload_open(struct ioc_engine *e, const char *why)
+{
+    char title[256];
+    snprintf(title, sizeof title, "Engine overloaded: the database is %d+%zu batches behind; "
+             "reliable senders wait, the ingest socket sheds", e->in_flight, e->n_stalled);
+    if (health_open(e, OVERLOAD_KEY, title, why)) {
+        e->overload_open = 1;
+        e->shed_reported = 0;
+        ioc_warn(TAG, "overloaded (%s): %d batches in flight, %zu held", why, e->in_flight,
+                 e->n_stalled);
+    }
+}
+
+/* Writes how many events were shed since the last report: one rejects row
+ * (reason `overload`, the count leading its detail) and an update of the
+ * incident with the total, so nothing is dropped without a trace. */
+static void overload_report(struct ioc_engine *e)
+{
+    int64_t now = ioc__wall_ms(e);
+    uint64_t n = e->stats.shed - e->shed_recorded;
+    e->overload_report_at = now;
+    if (n && e->batch && !e->replaying) {
+        char detail[160];
+        snprintf(detail, sizeof detail,
+                 "%llu events shed at the ingest socket while the engine was overloaded",
+                 (unsigned long long)n);
+        if (ioc_batch_reject(e->batch, now, "overload", detail, NULL, 0) == 0) {
+            e->shed_recorded = e->stats.shed;
+        } else {
+            ioc_error(TAG, "cannot record %llu shed events: out of memory", (unsigned long long)n);
+        }
+    }
+    struct incident *inc = ioc_map_get(&e->incidents, OVERLOAD_KEY, strlen(OVERLOAD_KEY));
+    if (!e->overload_open || !inc || e->stats.shed == e->shed_reported) {
+        return;
+    }
+    char title[256], reason[96];
+    snprintf(title, sizeof title, "Engine overloaded: %llu events shed at the ingest socket; "
+             "reliable senders wait", (unsigned long long)e->stats.shed);
+    snprintf(reason, sizeof reason, "%llu events shed", (unsigned long long)e->stats.shed);
+    char *t = strdup(title);
+    if (t) {
+        free(inc->title);
+        inc->title = t;
+    }
+    inc->count = (int64_t)e->stats.shed;
+    inc->updated = e->have_clock && e->clock > inc->updated ? e->clock : inc->updated;
+    e->shed_reported = e->stats.shed;
+    health_record(e, inc, "updated", inc->updated, reason);
+}
+
+static void on_overload_tick(uv_timer_t *h)
+{
+    struct ioc_engine *e = h->data;
+    int64_t now = ioc__wall_ms(e);
+    if (e->overloaded && !e->overload_open &&
+        now - e->overload_since >= e->cfg->engine.overload_after_ms) {
+        overload_open(e, "the database has been behind since the engine filled its queue");
+    }
+    if (now - e->overload_report_at >= OVERLOAD_REPORT_MS) {
+        overload_report(e);
+    }
+    if (e->overloaded || now - e->normal_since < e->cfg->engine.overload_clear_ms) {
+        return;
+    }
+    overload_report(e);
+    uv_timer_stop(h);
+    struct incident *inc = ioc_map_get(&e->incidents, OVERLOAD_KEY, strlen(OVERLOAD_KEY));
+    if (e->overload_open && inc && ioc__incident_active(inc)) {
+        int64_t at = e->have_clock ? e->clock : now;
+        ioc_info(TAG, "no longer overloaded; %llu events were shed in all",
+                 (unsigned long long)e->stats.shed);
+        ioc__resolve(e, inc, OVERLOAD_KEY, strlen(OVERLOAD_KEY), at, "the database keeps up again");
+    }
+    e->overload_open = 0;
+}
+
+int ioc_engine_offer(struct ioc_engine *e, const void *bytes, size_t len)
+{
+    if (!e->overloaded) {
+        ioc_engine_submit(e, bytes, len);
+        return 0;
+    }
+    e->stats.received++;
+    e->stats.shed++;
+    if (!e->overload_open) {
+        overload_open(e, "events are being shed");
+    }
+    return 1;
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
-    flush_batch(h->data);
+    flush_batch(h->data, 0);
 }
 
 /* ---- incidents -------------------------------------------------------------- */
@@ -407,6 +617,9 @@ int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *ch
         free(w->inhibitor);
         w->inhibitor = inhibit ? strndup(e->keybuf2, e->keybuf2_len) : NULL;
         w->inhibitor_len = inhibit && w->inhibitor ? e->keybuf2_len : 0;
+        if (inhibit && !w->inhibitor) {
+            ioc__nomem(e, "an inhibited incident");
+        }
     } else if (!ev && inc->inhibitor) {
         const struct incident *by =
             ioc_map_get(&e->incidents, inc->inhibitor, inc->inhibitor_len);
@@ -461,8 +674,8 @@ int ioc__record(struct ioc_engine *e, const struct incident *inc, const char *ch
         };
         /* The evidence keeps the event exactly as it arrived. */
         char *raw = strndup(ev->raw, ev->raw_len);
-        evid.summary_json = raw ? raw : "{}";
-        rc = ioc_batch_evidence(e->batch, &evid);
+        evid.summary_json = raw;
+        rc = raw ? ioc_batch_evidence(e->batch, &evid) : IOC_ENOMEM;
         free(raw);
     }
     if (!rc) {
@@ -525,10 +738,13 @@ static size_t make_key_into(char *buf, size_t cap, const struct ioc_rule *r,
         memcpy(buf + n, s, len);
         n += len;
         if (key_json && *key_json) {
-            if (v.t == IOC_V_STR) {
-                cJSON_AddItemToObject(*key_json, r->key_names[i], cJSON_CreateString(v.str));
-            } else {
-                cJSON_AddNumberToObject(*key_json, r->key_names[i], v.num);
+            /* A key object missing a field would be recorded as another key:
+             * without memory for it there is none (the caller's failure). */
+            cJSON *item = v.t == IOC_V_STR ? cJSON_CreateString(v.str) : cJSON_CreateNumber(v.num);
+            if (!cJSON_AddItemToObject(*key_json, r->key_names[i], item)) {
+                cJSON_Delete(item);
+                cJSON_Delete(*key_json);
+                *key_json = NULL;
             }
         }
     }
@@ -635,10 +851,11 @@ static int update_incident(struct ioc_engine *e, struct incident *inc, const str
     ioc__rule_title(r, ev, m, e->title, sizeof e->title);
     if (strcmp(e->title, inc->title) != 0) {
         char *t = strdup(e->title);
-        if (t) {
-            free(inc->title);
-            inc->title = t;
+        if (!t) {
+            return IOC_ENOMEM;
         }
+        free(inc->title);
+        inc->title = t;
     }
     int g = ioc__rule_grade(r, ev, m);
     if (g > 0 && g < inc->grade) {
@@ -767,7 +984,8 @@ static int window_step(struct ioc_engine *e, const struct ioc_rule *r, const str
     }
     ioc_window_evict(&ws->w, ev->ts - r->corr.window_ms);
     if (ioc_window_push(&ws->w, ev->ts, v, h) != 0) {
-        ioc_error(TAG, "rule %s: window: out of memory", r->id);
+        ioc__nomem(e, "a rule's window");
+        return 1;
     }
     if (ev->ts > ws->last_ts) {
         ws->last_ts = ev->ts;
@@ -792,6 +1010,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
         return ws;
     }
     if (!(ws = calloc(1, sizeof *ws + klen + 1))) {
+        ioc__nomem(e, "a rule key's state");
         return NULL;
     }
     memcpy(ws->key, e->keybuf, klen);
@@ -803,6 +1022,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
     if (r->n_steps) {
         if (!(ws->starts = malloc(r->n_steps * sizeof *ws->starts))) {
             free(ws);
+            ioc__nomem(e, "a rule key's state");
             return NULL;
         }
         for (size_t i = 0; i < r->n_steps; i++) {
@@ -817,6 +1037,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
         }
         if (!ws->sat || !ws->mw || (r->near_m > 0 && !ws->geo)) {
             wstate_release(e, ws);
+            ioc__nomem(e, "a rule key's state");
             return NULL;
         }
         for (size_t i = 0; i < r->n_members; i++) {
@@ -826,6 +1047,7 @@ static struct wstate *wstate_get(struct ioc_engine *e, const struct ioc_rule *r,
     }
     if (ioc_map_put(&e->windows, ws->key, klen, ws) != 0) {
         wstate_release(e, ws);
+        ioc__nomem(e, "a rule key's state");
         return NULL;
     }
     wlist_append(l, ws);
@@ -875,7 +1097,9 @@ static void hit(struct ioc_engine *e, const struct ioc_rule *r, const struct ioc
         }
         rc = open_incident(e, r, ev, klen, g, mt, at);
     }
-    if (rc) {
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "an incident change");
+    } else if (rc) {
         ioc_error(TAG, "rule %s: cannot record an incident change: %s", r->id, ioc_strerror(rc));
     }
 }
@@ -962,6 +1186,7 @@ static void absent_seen(struct ioc_engine *e, const struct ioc_rule *r, const st
     if (ev->ts >= ws->last_ts || !ws->raw) {
         char *raw = malloc(ev->raw_len + 1);
         if (!raw) {
+            ioc__nomem(e, "an absence's last event");
             return;
         }
         memcpy(raw, ev->raw, ev->raw_len);
@@ -970,10 +1195,13 @@ static void absent_seen(struct ioc_engine *e, const struct ioc_rule *r, const st
         ws->raw_len = ev->raw_len;
         ws->last_ts = ev->ts;
     }
-    if (!ws->armed &&
-        ioc_timers_add(&e->timers, ws->last_ts + r->corr.window_ms, TIMER_ABSENT, r->index, 0,
-                       e->keybuf, klen) == 0) {
-        ws->armed = 1;
+    if (!ws->armed) {
+        if (ioc_timers_add(&e->timers, ws->last_ts + r->corr.window_ms, TIMER_ABSENT, r->index, 0,
+                           e->keybuf, klen) == 0) {
+            ws->armed = 1;
+        } else {
+            ioc__nomem(e, "an absence timer");
+        }
     }
 }
 
@@ -999,7 +1227,9 @@ void ioc__resolve(struct ioc_engine *e, struct incident *inc, const char *key, s
         inc->updated = at;
     }
     int rc = ioc__record(e, inc, "resolved", NULL, at, reason);
-    if (rc) {
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "an incident's resolution");
+    } else if (rc) {
         ioc_error(TAG, "incident %lld: cannot record its resolution: %s", (long long)inc->id,
                   ioc_strerror(rc));
     }
@@ -1033,7 +1263,7 @@ static void resolve_watch(struct ioc_engine *e, const struct ioc_rule *r,
     }
     if (ioc_timers_add(&e->timers, ev->ts + r->resolve_for_ms, TIMER_RESOLVE_FOR, r->index,
                        inc->id, e->keybuf, klen) != 0) {
-        ioc_error(TAG, "rule %s: cannot schedule a resolution: out of memory", r->id);
+        ioc__nomem(e, "a resolution timer");
     }
 }
 
@@ -1054,6 +1284,7 @@ static void all_satisfied(struct ioc_engine *e, const struct ioc_rule *r, struct
         struct ioc_geo_point p = {ev->lat, ev->lon, at, (uint32_t)k, 0};
         ioc_geo_grid_expire(ws->geo, since);
         if (ioc_geo_grid_add(ws->geo, &p) != 0) {
+            ioc__nomem(e, "a place of an `all` member");
             return;
         }
     }
@@ -1110,6 +1341,7 @@ static void all_member_event(struct ioc_engine *e, const struct ioc_rule *r,
         sweep(e, r, ws);
         ioc_window_evict(&ws->mw[k], ev->ts - r->corr.window_ms);
         if (ioc_window_push(&ws->mw[k], ev->ts, 0, 0) != 0) {
+            ioc__nomem(e, "an `all` member's window");
             continue;
         }
         if (ioc_window_count(&ws->mw[k]) >= mm->count) {
@@ -1118,7 +1350,9 @@ static void all_member_event(struct ioc_engine *e, const struct ioc_rule *r,
             /* Not enough yet, but its place counts towards the N near. */
             struct ioc_geo_point p = {ev->lat, ev->lon, ev->ts, (uint32_t)k, 0};
             ioc_geo_grid_expire(ws->geo, ev->ts - r->corr.window_ms);
-            ioc_geo_grid_add(ws->geo, &p);
+            if (ioc_geo_grid_add(ws->geo, &p) != 0) {
+                ioc__nomem(e, "a place of an `all` member");
+            }
         }
     }
 }
@@ -1324,7 +1558,7 @@ static void reject(struct ioc_engine *e, int code, const char *detail, const voi
     }
     if (!e->replaying &&
         ioc_batch_reject(e->batch, ioc__wall_ms(e), ioc_reject_reason(code), detail, bytes, keep)) {
-        ioc_error(TAG, "cannot record a rejected message: out of memory");
+        ioc__nomem(e, "a rejected message");
     }
 }
 
@@ -1333,7 +1567,7 @@ static void accept_event(struct ioc_engine *e, const struct ioc_event *ev)
     e->stats.accepted++;
     e->archived++;
     if (e->cfg->store.archive_events && !e->replaying && ioc_batch_event(e->batch, ev) != 0) {
-        ioc_error(TAG, "cannot archive event %s: out of memory", ev->id);
+        ioc__nomem(e, "the event archive");
     }
     match(e, ev);
     drain_feeds(e, ev);
@@ -1344,11 +1578,22 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     struct ioc_event ev;
     char reason[512];
     /* Accepted until the store closes, so inputs can drain while stopping. */
-    if (!e->store || !e->batch) {
+    if (!e->store) {
         return;
     }
     e->stats.received++;
+    e->nomem = 0;
+    struct ioc_engine_stats before = e->stats;
+    if (!e->batch && !(e->batch = ioc_batch_new())) {
+        ioc__nomem(e, "a store batch");
+        e->stats.dropped_nomem++;
+        return;
+    }
     int rc = ioc_decoder_decode(e->dec, bytes, len, ioc__wall_ms(e), &ev, reason, sizeof reason);
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "decoding");
+        goto flush;
+    }
     if (rc != 0) {
         reject(e, rc, reason, bytes, len);
         goto flush;
@@ -1361,8 +1606,9 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     char stackkey[256];
     char *key = sl + 1 + il <= sizeof stackkey ? stackkey : malloc(sl + 1 + il);
     if (!key) {
+        ioc__nomem(e, "the duplicate filter");
         ioc_event_clear(&ev);
-        return;
+        goto flush;
     }
     memcpy(key, src, sl);
     key[sl] = KEY_SEP;
@@ -1386,7 +1632,7 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
             advance(e, e->newest_ts - lateness);
         }
         if (seen_push(e, key, sl + 1 + il, ev.ts) != 0) {
-            ioc_error(TAG, "duplicate filter: out of memory");
+            ioc__nomem(e, "the duplicate filter");
         }
         accept_event(e, &ev);
     }
@@ -1395,8 +1641,31 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     }
     ioc_event_clear(&ev);
 flush:
+    if (e->nomem) {
+        /* Counted once, as dropped and not as taken, whatever part of it got
+         * through before memory ran out; its bytes are kept in rejects when
+         * memory allows, as any message the engine could not take. */
+        e->stats.dropped_nomem++;
+        e->stats.accepted = before.accepted;
+        e->stats.duplicates = before.duplicates;
+        e->stats.rejected = before.rejected;
+        e->stats.rejected_json = before.rejected_json;
+        e->stats.rejected_schema = before.rejected_schema;
+        e->stats.rejected_source = before.rejected_source;
+        e->stats.rejected_size = before.rejected_size;
+        e->stats.rejected_encoding = before.rejected_encoding;
+        e->stats.rejected_late = before.rejected_late;
+        if (!e->replaying) {
+            size_t keep = len < (size_t)e->cfg->engine.max_event_bytes
+                              ? len
+                              : (size_t)e->cfg->engine.max_event_bytes;
+            ioc_batch_reject(e->batch, ioc__wall_ms(e), "memory",
+                             "out of memory while processing it", bytes, keep);
+        }
+        e->nomem = 0;
+    }
     if (ioc_batch_size(e->batch) >= (size_t)e->cfg->engine.batch_max) {
-        flush_batch(e);
+        flush_batch(e, 1);
     }
 }
 
@@ -1462,11 +1731,16 @@ static int make_instances(struct ioc_engine *e, const struct ioc_plugin_conf *pc
             return IOC_ENOMEM;
         }
         (*nout)++;
-        ioc_options_defaults(p->options, ins->conf);
-        if (ioc_options_apply(p->options, ins->conf, pc[i].node, skip, ins->name, diag) != 0) {
-            return IOC_ECONFIG;
+        int rc = ioc_options_defaults(p->options, ins->conf);
+        if (rc != 0) {
+            ioc_diag_add(diag, NULL, 0, 0, "%s: cannot set its defaults: %s", ins->name,
+                         ioc_strerror(rc));
+            return rc;
         }
-        int rc = p->init ? p->init(ins) : 0;
+        if ((rc = ioc_options_apply(p->options, ins->conf, pc[i].node, skip, ins->name, diag))) {
+            return rc == IOC_ENOMEM ? rc : IOC_ECONFIG;
+        }
+        rc = p->init ? p->init(ins) : 0;
         if (rc != 0) {
             ioc_diag_add(diag, NULL, 0, 0, "%s: cannot initialise: %s", ins->name,
                          ioc_strerror(rc));
@@ -1676,6 +1950,11 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
                             (size_t)cfg->engine.max_event_bytes, &e->dec, err, sizeof err);
     if (rc != 0) {
         ioc_diag_add(diag, "schemas/event.schema.json", 0, 0, "%s", err);
+        /* The schema is compiled into the program and checked by every test
+         * that starts an engine: at run time it fails to compile only when
+         * memory runs out, which the decoder cannot always tell (cJSON says
+         * only that parsing failed). */
+        rc = IOC_ENOMEM;
         goto fail;
     }
     rc = ioc_ruleset_load((const char *const *)cfg->rules, cfg->n_rules, &e->rules, diag);
@@ -1793,6 +2072,10 @@ int ioc_engine_start(struct ioc_engine *e)
     e->stall_timer.data = e;
     e->stall_timer_open = 1;
     uv_unref((uv_handle_t *)&e->stall_timer);
+    uv_timer_init(e->loop, &e->overload_timer);
+    e->overload_timer.data = e;
+    e->overload_timer_open = 1;
+    uv_unref((uv_handle_t *)&e->overload_timer);
     if (live) {
         uv_timer_init(e->loop, &e->live);
         e->live.data = e;
@@ -1830,7 +2113,8 @@ void ioc_engine_stop(struct ioc_engine *e)
             e->inputs[i].plugin->stop(&e->inputs[i]);
         }
     }
-    flush_batch(e);
+    overload_report(e);
+    flush_batch(e, 1);
     if (e->flush_open) {
         uv_close((uv_handle_t *)&e->flush, NULL);
         e->flush_open = 0;
@@ -1842,6 +2126,10 @@ void ioc_engine_stop(struct ioc_engine *e)
     if (e->stall_timer_open) {
         uv_close((uv_handle_t *)&e->stall_timer, NULL);
         e->stall_timer_open = 0;
+    }
+    if (e->overload_timer_open) {
+        uv_close((uv_handle_t *)&e->overload_timer, NULL);
+        e->overload_timer_open = 0;
     }
     /* One last try for what the database refused; whatever fails now is
      * lost, and said so. */
@@ -1872,10 +2160,11 @@ void ioc_engine_stop(struct ioc_engine *e)
      * one that arrives from now on waits and is never accepted. */
     ioc_zap_stop(e->zap);
     ioc_info(TAG,
-             "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, "
+             "stopped: %llu received, %llu accepted, %llu duplicates, %llu rejected, %llu shed, "
              "%llu incidents opened, %llu changes published",
              (unsigned long long)e->stats.received, (unsigned long long)e->stats.accepted,
              (unsigned long long)e->stats.duplicates, (unsigned long long)e->stats.rejected,
+             (unsigned long long)e->stats.shed,
              (unsigned long long)e->stats.opened, (unsigned long long)e->stats.published);
 }
 
@@ -1955,6 +2244,7 @@ void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *o
 {
     *out = e->stats;
     out->incidents_open = e->incidents.n;
+    out->overloaded = e->overloaded;
     out->watermark = e->have_clock ? e->clock : 0;
 }
 

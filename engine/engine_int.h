@@ -145,10 +145,22 @@ struct ioc_engine {
     /* Storage faults: batches the database refused, oldest first. */
     struct ioc_batch **stalled;
     size_t n_stalled, cap_stalled;
+    size_t n_refused;        /* the first of them, refused by the database */
     int in_flight;           /* batches handed to the store, not yet done */
     uv_timer_t stall_timer;  /* retries the oldest held batch */
     int stall_timer_open;
     int storage_failing;     /* the system.storage incident is open */
+    /* Overload: the store's queue or the held batches are at their limits. */
+    int overloaded;          /* inputs are held back, the ingest socket sheds */
+    int64_t overload_since;  /* wall ms when pressure last went high */
+    int64_t normal_since;    /* wall ms when pressure last went normal */
+    int overload_open;       /* the system.overload incident is active */
+    uint64_t shed_recorded;  /* shed events already written to rejects */
+    uint64_t shed_reported;  /* shed events the incident already told */
+    int64_t overload_report_at; /* wall ms of the last shed report */
+    int nomem;               /* memory ran out while the current event was processed */
+    uv_timer_t overload_timer;
+    int overload_timer_open;
     int direct_publish;      /* publish now, not after commit (health of the store itself) */
     int64_t archived;        /* events accepted since the archive began */
     const char *actor;       /* who makes the change being recorded ("engine") */
@@ -191,6 +203,9 @@ struct ioc_engine {
 
 /* engine.c */
 int64_t ioc__wall_ms(struct ioc_engine *e);
+/* Memory ran out on the event path: the event being processed is dropped
+ * and counted when its submit ends. */
+void ioc__nomem(struct ioc_engine *e, const char *what);
 void ioc__incident_free(struct incident *inc);
 /* Records one change of an incident at event time `at`: its row, the
  * evidence (when ev is given), the log row and the message to publish. */

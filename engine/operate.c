@@ -267,6 +267,8 @@ static int op_status(struct ioc_engine *e, const char *who, const cJSON *req, cJ
             {"published", st.published},     {"refused", st.refused},
             {"refused_connections", st.refused_connections},
             {"incidents_open", st.incidents_open},
+            {"shed", st.shed},               {"dropped_nomem", st.dropped_nomem},
+            {"overloaded", (uint64_t)st.overloaded},
         };
         for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
             cJSON_AddNumberToObject(reply, n[i].name, (double)n[i].v);
@@ -662,6 +664,9 @@ static int change(struct ioc_engine *e, const struct incident *inc, const char *
     e->extra = NULL;
     e->actor = saved;
     cJSON_Delete(extra);
+    if (rc == IOC_ENOMEM) {
+        ioc__nomem(e, "an incident change");
+    }
     return rc;
 }
 
@@ -670,8 +675,7 @@ static void add_timer(struct ioc_engine *e, int64_t due, int kind, const struct 
 {
     uint32_t rule = inc->rule ? inc->rule->index : UINT32_MAX;
     if (ioc_timers_add(&e->timers, due, kind, rule, inc->id, key, klen) != 0) {
-        ioc_error(TAG, "incident %lld: cannot schedule a timer: out of memory",
-                  (long long)inc->id);
+        ioc__nomem(e, "an incident's timer");
     }
 }
 

@@ -167,9 +167,10 @@ int ioc_options_defaults(const struct ioc_option *tab, void *dst)
     struct ioc_diag d;
     ioc_diag_init(&d);
     int rc = 0;
-    for (const struct ioc_option *o = tab; o && o->name; o++) {
-        if (o->def && set_one(o, dst, o->def, NULL, "defaults", &d) != 0) {
-            rc = IOC_ECONFIG;
+    for (const struct ioc_option *o = tab; o && o->name && rc != IOC_ENOMEM; o++) {
+        int r = o->def ? set_one(o, dst, o->def, NULL, "defaults", &d) : 0;
+        if (r != 0) {
+            rc = r == IOC_ENOMEM ? r : IOC_ECONFIG;
         }
     }
     ioc_diag_close(&d);

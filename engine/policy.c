@@ -58,9 +58,16 @@ static int parse_levels(const struct ioc_ynode *seq, struct ioc_policy *p, struc
                 bad = 1;
                 continue;
             }
-            if (!(l->notify[l->n_notify++] = strdup(t->str))) {
+            if (!(l->notify[l->n_notify] = strdup(t->str))) {
+                /* The level is not counted yet, so close would not free it. */
+                while (l->n_notify) {
+                    free(l->notify[--l->n_notify]);
+                }
+                free(l->notify);
+                l->notify = NULL;
                 return IOC_ENOMEM;
             }
+            l->n_notify++;
         }
         l->after_ms = ms;
         p->n++;
@@ -143,6 +150,8 @@ int ioc_policies_load(const struct ioc_config *c, struct ioc_policies *out, stru
             }
             struct ioc_operator *op = &out->ops[out->n_ops];
             if (!(op->name = strdup(name->str)) || !(op->role = strdup(role->str))) {
+                free(op->name); /* not counted yet, so close would not free it */
+                op->name = NULL;
                 return IOC_ENOMEM;
             }
             out->n_ops++;

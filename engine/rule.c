@@ -76,6 +76,7 @@ static char *read_file(const char *path, size_t *len)
             if (!nb) {
                 free(buf);
                 fclose(f);
+                errno = ENOMEM; /* the caller tells this from a missing file */
                 return NULL;
             }
             buf = nb;
@@ -1567,9 +1568,16 @@ int ioc_ruleset_load(const char *const *paths, size_t n, struct ioc_ruleset **ou
         goto fail;
     }
     for (size_t i = 0; i < rs->n_files; i++) {
-        cJSON_AddItemToArray(files, cJSON_CreateString(rs->files[i]));
+        if (!cJSON_AddItemToArray(files, cJSON_CreateString(rs->files[i]))) {
+            rc = IOC_ENOMEM;
+            break;
+        }
         size_t len = 0;
         char *text = read_file(rs->files[i], &len);
+        if (!text && errno == ENOMEM) {
+            rc = IOC_ENOMEM;
+            break;
+        }
         if (!text) {
             ioc_diag_add(diag, rs->files[i], 0, 0, "cannot read: %s", strerror(errno));
             bad = 1;

@@ -88,6 +88,7 @@ int ioc_zsock_start(struct ioc_zsock *z, uv_loop_t *loop, void *sock, ioc_zsock_
     z->arg = arg;
     z->live_handles = 0;
     z->stopped = false;
+    z->paused = false;
     if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) != 0) {
         ioc_error(TAG, "cannot get the socket's fd: %s", zmq_strerror(errno));
         z->stopped = true;
@@ -117,9 +118,24 @@ int ioc_zsock_start(struct ioc_zsock *z, uv_loop_t *loop, void *sock, ioc_zsock_
     return 0;
 }
 
+void ioc_zsock_pause(struct ioc_zsock *z, bool on)
+{
+    if (z->stopped || z->live_handles != 2 || z->paused == on) {
+        return;
+    }
+    z->paused = on;
+    if (on) {
+        uv_idle_stop(&z->idle);
+        uv_poll_stop(&z->poll);
+    } else {
+        uv_poll_start(&z->poll, UV_READABLE, on_readable);
+        uv_idle_start(&z->idle, on_idle);
+    }
+}
+
 void ioc_zsock_kick(struct ioc_zsock *z)
 {
-    if (!z->stopped && z->live_handles == 2 && ioc_zsock_readable(z->sock)) {
+    if (!z->stopped && !z->paused && z->live_handles == 2 && ioc_zsock_readable(z->sock)) {
         uv_idle_start(&z->idle, on_idle);
     }
 }

@@ -82,6 +82,7 @@ struct in_rel {
     void *sock;
     struct ioc_zsock zs;
     int stopped;
+    int held; /* the engine is overloaded: batches wait in the socket, senders wait */
     struct rel_ack *waiting; /* records handed to the engine, not yet answered */
     uint64_t batches, events, malformed, acked, failed;
 };
@@ -120,8 +121,8 @@ static void send_answer(struct in_rel *ctx, const unsigned char *id, size_t id_l
     }
     /* The send may have taken the edge of a message that arrived meanwhile
      * (the kick never drains from here: this may run inside
-     * ioc_engine_submit). */
-    if (!ctx->stopped) {
+     * ioc_engine_submit). While held, nothing is read anyway. */
+    if (!ctx->stopped && !ctx->held) {
         ioc_zsock_kick(&ctx->zs);
     }
 }
@@ -271,7 +272,7 @@ static bool drain(void *arg)
     bool more = false;
 
     zmq_msg_init(&msg);
-    while (!ctx->stopped) {
+    while (!ctx->stopped && !ctx->held) {
         if (taken >= DRAIN_BUDGET) {
             more = true;
             break;
@@ -283,7 +284,20 @@ static bool drain(void *arg)
         taken += n;
     }
     zmq_msg_close(&msg);
-    return more && !ctx->stopped;
+    return more && !ctx->stopped && !ctx->held;
+}
+
+/* Overload: batches stay in the socket, then in the senders' queues, so the
+ * senders wait for their acks instead of anything being dropped. The batch
+ * being read is finished first (drain checks between messages). */
+static void in_rel_hold(struct ioc_instance *ins, int on)
+{
+    struct in_rel *ctx = ins->ctx;
+    if (!ctx || !ctx->sock || ctx->stopped) {
+        return;
+    }
+    ctx->held = on;
+    ioc_zsock_pause(&ctx->zs, on);
 }
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -404,4 +418,5 @@ const struct ioc_plugin ioc_plugin_in_zmq_reliable = {
     .start = in_rel_start,
     .stop = in_rel_stop,
     .destroy = in_rel_destroy,
+    .hold = in_rel_hold,
 };

@@ -29,6 +29,9 @@ struct ioc_engine_conf {
     char *timezone;
     long long max_event_bytes;
     long long batch_max; /* records per store batch before it is handed over */
+    /* system.overload opens once pressure has lasted this long (or at the
+     * first shed event) and resolves once it has been normal this long. */
+    long long overload_after_ms, overload_clear_ms;
 };
 
 struct ioc_store_conf {
@@ -36,6 +39,7 @@ struct ioc_store_conf {
     bool archive_events;
     char *synchronous;
     long long queue_max;
+    long long hold_max; /* batches held in memory: in flight plus refused */
 };
 
 struct ioc_control_conf {

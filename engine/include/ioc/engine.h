@@ -41,6 +41,9 @@ struct ioc_engine_stats {
     uint64_t refused_connections; /* handshakes the ZAP handler refused (CURVE) */
     uint64_t published;  /* changes handed to outputs after commit */
     uint64_t incidents_open;
+    uint64_t shed;          /* dropped at an ingest socket while overloaded (counted, not rejected) */
+    uint64_t dropped_nomem; /* events dropped because memory ran out while processing them */
+    int overloaded;         /* the store is full: reliable inputs wait, the ingest socket sheds */
     int rules;           /* rules loaded */
     int64_t watermark;   /* event time, ms */
 };

@@ -14,6 +14,14 @@
  * Inputs hand each raw message to ioc_engine_submit(); a finite input (a file)
  * calls ioc_engine_input_done() at its end. Outputs receive every incident
  * change after it is durable, through emit().
+ *
+ * Overload: when the store falls behind (store.queue_max batches in flight,
+ * or store.hold_max held while the database refuses writes) the engine calls
+ * hold(ins, 1) on every input that has it: such an input stops reading after
+ * the message it is in, so its senders wait (reliable ingest). An input that
+ * cannot make its senders wait uses ioc_engine_offer() instead of submit, and
+ * the engine sheds and counts what it cannot take. hold(ins, 0) when there is
+ * room again; the input then reads what queued up meanwhile.
  */
 #ifndef IOC_PLUGIN_H
 #define IOC_PLUGIN_H
@@ -50,6 +58,8 @@ struct ioc_plugin {
     void (*destroy)(struct ioc_instance *ins);
     /* Outputs only: publish one durable change. Must not block. */
     int (*emit)(struct ioc_instance *ins, const struct ioc_change *ch);
+    /* Inputs, optional: stop (on = 1) or resume (on = 0) reading. */
+    void (*hold)(struct ioc_instance *ins, int on);
 };
 
 struct ioc_instance {
@@ -70,6 +80,11 @@ const struct ioc_plugin *ioc_plugin_find(enum ioc_plugin_kind kind, const char *
 /* Called by inputs, on the loop thread. */
 void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len);
 void ioc_engine_input_done(struct ioc_engine *e, struct ioc_instance *in);
+/* As ioc_engine_submit, for an input whose senders cannot be made to wait:
+ * while the engine is overloaded the message is shed instead, counted (stats
+ * `shed`, a rejects row with reason `overload` per period) and reported by
+ * the system.overload incident. Returns 0 when submitted, 1 when shed. */
+int ioc_engine_offer(struct ioc_engine *e, const void *bytes, size_t len);
 /* Calls cb(arg, 0) on the loop thread once every event submitted before this
  * call is durable in SQLite (its store batch committed), or cb(arg, IOC_EDB)
  * when that batch failed (nothing of it is stored; send it again). Reliable

@@ -43,6 +43,7 @@ struct ioc_zsock {
     void *arg;
     int live_handles; /* initialised and not yet through their close callback */
     bool stopped;
+    bool paused; /* ioc_zsock_pause */
 };
 
 /* Watches sock on loop and calls drain(arg) whenever it may hold messages,
@@ -56,6 +57,13 @@ int ioc_zsock_start(struct ioc_zsock *z, uv_loop_t *loop, void *sock, ioc_zsock_
  * owner that just sent outside its drain. Never drains from here, so it is
  * safe inside any callback. */
 void ioc_zsock_kick(struct ioc_zsock *z);
+
+/* Pauses (on) or resumes reading: paused, the fd is not watched (ZeroMQ's fd
+ * stays readable until the socket is read, and the loop would spin on it) and
+ * drain is not called, so messages wait in the socket and then in the peers'
+ * queues. Resuming drains on the next turn: the edge for what queued up
+ * meanwhile is gone. */
+void ioc_zsock_pause(struct ioc_zsock *z, bool on);
 
 /* Stops watching and closes the handles (the socket stays open: the owner
  * closes it). Safe to call twice, and after a failed start. */
