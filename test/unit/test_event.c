@@ -52,8 +52,11 @@ static struct result decode_n(struct ioc_decoder *d, const char *msg, size_t len
         /* raw borrows the bytes; point it back at the caller's copy. */
         CHECK(ev->raw == copy && ev->raw_len == len);
         ev->raw = msg;
+        if (ev->attrs) {
+            ev->attrs = msg + (ev->attrs - copy);
+        }
     } else {
-        CHECK(ev->json == NULL && ev->id == NULL && ev->has == 0);
+        CHECK(ev->store == NULL && ev->id == NULL && ev->has == 0);
     }
     free(copy);
     return r;
@@ -105,9 +108,9 @@ TEST(good_sensor_event)
     CHECK_EQ_INT(ev.has, IOC_HAS_VALUE | IOC_HAS_LOC);
     CHECK(ev.value == 1.62 && ev.lat == 13.7563 && ev.lon == 100.5018);
     CHECK_EQ_INT(ev.received, 42);
-    CHECK(cJSON_IsObject(ev.json));
+    CHECK(ev.attrs == NULL && ev.store != NULL);
     ioc_event_clear(&ev);
-    CHECK(ev.json == NULL && ev.id == NULL);
+    CHECK(ev.store == NULL && ev.id == NULL);
     ioc_event_clear(&ev); /* a cleared event clears again */
     ioc_decoder_destroy(d);
 }
@@ -149,8 +152,12 @@ TEST(good_complaint_with_thai_text)
     CHECK_STR(ev.text, "น้ำไม่ไหลตั้งแต่เช้า");
     CHECK_EQ_INT(ev.ts, INT64_C(1770773472500));
     CHECK(ev.device == NULL && ev.has == 0);
-    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(ev.json, "attrs");
-    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, "ticket")), "TF-42");
+    struct ioc_fieldref ticket;
+    REQUIRE(ioc_fieldref_parse("attrs.ticket", 12, &ticket) == 0);
+    struct ioc_value v = ioc_event_get(&ev, &ticket);
+    CHECK_EQ_INT(v.t, IOC_V_STR);
+    CHECK_STR(v.str, "TF-42");
+    ioc_fieldref_close(&ticket);
     ioc_event_clear(&ev);
     ioc_decoder_destroy(d);
 }
