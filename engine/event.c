@@ -1011,7 +1011,8 @@ static int read_object(struct rd *r, const struct ioc_schema_node *n, struct ioc
             }
             r->i++;
             skip_ws(r);
-            if (read_value(r, ioc_schema_member(n, m->key), &m->v) != 0) {
+            m->node = n;
+            if (read_value(r, ioc_schema_member(n, m->key, &m->prop), &m->v) != 0) {
                 return -1;
             }
             skip_ws(r);

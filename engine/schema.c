@@ -809,6 +809,39 @@ static int jval_equals(const cJSON *a, const struct ioc_jval *v)
 
 static int jcheck(const struct node *n, const struct ioc_jval *v, int depth);
 
+/* An object that admits any other member (an if-condition, a then-branch of
+ * required names) is checked property by property: each of its few names is
+ * looked for among the members, which is what check_object's walk over the
+ * members amounts to when no member can be refused for being unknown. */
+static int jcheck_props(const struct node *n, const struct ioc_jval *v, int depth)
+{
+    for (size_t i = 0; i < n->nprops; i++) {
+        const char *name = n->props[i].name;
+        const struct ioc_jmember *found = NULL;
+        for (size_t k = 0; k < v->nmembers; k++) {
+            const char *key = v->members[k].key;
+            if (key[0] == name[0] && strcmp(key, name) == 0) {
+                if (found) {
+                    return -1; /* duplicate property */
+                }
+                found = &v->members[k];
+            }
+        }
+        if (!found) {
+            if (n->required & (UINT64_C(1) << i)) {
+                return -1;
+            }
+            continue;
+        }
+        int rc;
+        if (i < n->ndeclared && n->props[i].schema &&
+            (rc = jcheck(n->props[i].schema, &found->v, depth)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int jcheck_object(const struct node *n, const struct ioc_jval *v, int depth)
 {
     if (n->nprops == 0 && n->addl == ADDL_ANY) {
@@ -817,10 +850,15 @@ static int jcheck_object(const struct node *n, const struct ioc_jval *v, int dep
     if (!v->members_kept) {
         return JV_UNSUPPORTED;
     }
+    if (n->addl == ADDL_ANY) {
+        return jcheck_props(n, v, depth);
+    }
     uint64_t seen = 0;
     for (size_t k = 0; k < v->nmembers; k++) {
         const struct ioc_jmember *m = &v->members[k];
-        int i = find_prop(n, m->key);
+        /* The decoder found the property when it read the member, if it
+         * read it against this node. */
+        int i = m->node == (const struct ioc_schema_node *)n ? m->prop : find_prop(n, m->key);
         int rc;
         if (i >= 0) {
             if (seen & (UINT64_C(1) << i)) {
@@ -965,13 +1003,16 @@ const struct ioc_schema_node *ioc_schema_root(const struct ioc_schema *s)
  * member's value is checked; a node that reaches its members otherwise
  * (through $ref or a combinator) gets NULL, and the member's objects are then
  * skipped, so a check that needs them answers "unsupported", not "valid". */
-const struct ioc_schema_node *ioc_schema_member(const struct ioc_schema_node *sn, const char *key)
+const struct ioc_schema_node *ioc_schema_member(const struct ioc_schema_node *sn, const char *key,
+                                                int *prop)
 {
     const struct node *n = (const struct node *)sn;
+    *prop = -1;
     if (!n) {
         return NULL;
     }
     int i = find_prop(n, key);
+    *prop = i;
     if (i >= 0 && (size_t)i < n->ndeclared) {
         return (const struct ioc_schema_node *)n->props[i].schema;
     }
