@@ -612,9 +612,8 @@ static int lift(cJSON *root, struct ioc_event *ev, char *reason, size_t n)
 /* cJSON refuses containers nested deeper than this (CJSON_NESTING_LIMIT), so
  * the reference does; the fast path must refuse exactly the same messages. */
 #define NEST_LIMIT 1000
-/* cJSON reads at most this many characters of a number and then fails on the
- * rest of it; longer numbers are refused here for the same messages. */
-#define NUMBER_MAX 63
+/* Numbers shorter than this are copied to the stack for strtod. */
+#define NUMBER_COPY 64
 
 /* One message being read. Unescaped strings are written into store at the
  * offset of their text in s: a string never decodes longer than its escaped
@@ -883,17 +882,30 @@ double ioc__json_number(const char *p, size_t n)
         return neg ? -v : v;
     }
     /* strtod reads the locale's decimal point; cJSON swaps it in, and so do we. */
-    char buf[NUMBER_MAX + 1];
+    char point = localeconv()->decimal_point[0];
+    if (point == '.' && n >= NUMBER_COPY) {
+        /* Valid JSON text goes on after a number (a closing bracket at
+         * least), and strtod stops at it: no copy needed. */
+        return strtod(p, NULL);
+    }
+    char small[NUMBER_COPY];
+    char *buf = n < sizeof small ? small : malloc(n + 1);
+    if (!buf) {
+        return NAN;
+    }
     memcpy(buf, p, n);
     buf[n] = '\0';
-    char point = localeconv()->decimal_point[0];
     if (point != '.') {
         char *dot = memchr(buf, '.', n);
         if (dot) {
             *dot = point;
         }
     }
-    return strtod(buf, NULL);
+    double v = strtod(buf, NULL);
+    if (buf != small) {
+        free(buf);
+    }
+    return v;
 }
 
 static int read_number(struct rd *r, double *out)
@@ -903,8 +915,8 @@ static int read_number(struct rd *r, double *out)
     if (next == (size_t)-1) {
         return fail_at(r, "bad number");
     }
-    if (next - start > NUMBER_MAX) {
-        return fail_at(r, "number longer than cJSON reads");
+    if (next == r->len) {
+        return fail_at(r, "unexpected end"); /* no message ends in a number */
     }
     if (out) {
         *out = ioc__json_number((const char *)r->s + start, next - start);

@@ -155,8 +155,9 @@ int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int
 int ioc_decoder_explain(struct ioc_decoder *d, const char *bytes, size_t len, char *reason,
                         size_t reasonlen);
 
-/* The value of the JSON number text p[0..n) (valid JSON, at most 63 bytes),
- * exactly as strtod reads it. For the decoder and attrs lookups. */
+/* The value of the JSON number text p[0..n), exactly as strtod (and so cJSON)
+ * reads it. p must be valid JSON text that goes on after the number (as in a
+ * decoded message), unless n is under 64. For the decoder and attrs lookups. */
 double ioc__json_number(const char *p, size_t n);
 
 /* Decodes the escapes of the n-byte body (between the quotes) of a JSON
