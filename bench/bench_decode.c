@@ -32,9 +32,11 @@
 
 #include <cjson/cJSON.h>
 
+#ifdef IOC_HAVE_JSMN
 #define JSMN_STATIC
 #define JSMN_STRICT
 #include <jsmn.h>
+#endif
 
 #ifdef IOC_HAVE_YAJL
 #include <yajl/yajl_parse.h>
@@ -46,7 +48,9 @@
 extern const char ioc_embedded_event_schema[];
 extern const size_t ioc_embedded_event_schema_len;
 
-#define DEFAULT_ROUNDS 7
+#define DEFAULT_ROUNDS 5
+#define QUICK_EVENTS 100000
+#define QUICK_ROUNDS 3
 #define JSMN_TOKENS 128
 
 struct line {
@@ -86,6 +90,7 @@ static int decode_yajl(const struct line *l)
 }
 #endif
 
+#ifdef IOC_HAVE_JSMN
 static int decode_jsmn(const struct line *l)
 {
     jsmn_parser p;
@@ -93,6 +98,7 @@ static int decode_jsmn(const struct line *l)
     jsmn_init(&p);
     return jsmn_parse(&p, l->s, l->len, tok, JSMN_TOKENS) > 0 ? 0 : -1;
 }
+#endif
 
 static int decode_engine(const struct line *l)
 {
@@ -177,11 +183,14 @@ static struct line *read_lines(const char *path, size_t max, size_t *n_out, char
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: bench_decode [--stream FILE.jsonl] [--events N] [--rounds R] "
-                 "[--only cjson|yajl|jsmn|decoder]\n"
-                 "Decodes every line of FILE (default test/data/city-day.jsonl) with each\n"
-                 "candidate decoder, R rounds (default %d), and prints the medians.\n",
-                 DEFAULT_ROUNDS);
+    fprintf(out,
+            "usage: bench_decode [--stream FILE.jsonl] [--events N] [--rounds R] [--quick]\n"
+            "                    [--only cjson|yajl|jsmn|decoder]\n"
+            "Decodes the first N lines (default all) of FILE (default test/data/city-day.jsonl)\n"
+            "with each candidate decoder, R rounds (default %d), and prints the medians.\n"
+            "--quick: %d lines, %d rounds (a smoke run, not figures to quote).\n"
+            "yajl and jsmn are candidates when the build found them.\n",
+            DEFAULT_ROUNDS, QUICK_EVENTS, QUICK_ROUNDS);
 }
 
 int main(int argc, char **argv)
@@ -192,10 +201,15 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"stream", required_argument, NULL, 's'}, {"events", required_argument, NULL, 'n'},
         {"rounds", required_argument, NULL, 'r'}, {"only", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"quick", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    for (int c; (c = getopt_long(argc, argv, "s:n:r:o:h", opts, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "s:n:r:o:qh", opts, NULL)) != -1;) {
         switch (c) {
+        case 'q':
+            max_events = QUICK_EVENTS;
+            rounds = QUICK_ROUNDS;
+            break;
         case 's':
             stream = optarg;
             break;
@@ -240,8 +254,10 @@ int main(int argc, char **argv)
         {"yajl", "yajl 2 tokenizer, no callbacks (alloc, parse, complete, free)", decode_yajl,
          NULL, 0},
 #endif
+#ifdef IOC_HAVE_JSMN
         {"jsmn", "jsmn 1.1 strict tokenizer into 128 tokens (no allocation)", decode_jsmn, NULL,
          0},
+#endif
         {"decoder", "the engine: ioc_decoder_decode + ioc_event_clear (validated, lifted)",
          decode_engine, NULL, 0},
     };
