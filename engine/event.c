@@ -2,18 +2,34 @@
  * event.c — turns raw bytes into a validated struct ioc_event, and event time.
  *
  * The decoder owns the compiled event schema (schemas/event.schema.json, read
- * at run time) and applies the checks in a fixed order, so that the reject
- * reason of a message never depends on anything but its bytes: size, then
- * UTF-8, then JSON, then schema. One pass over the bytes checks the UTF-8 and
- * the JSON tokens cJSON is lenient about (it takes control characters as
- * whitespace and inside strings, numbers like 01 or 1., and cuts a string at
- * \u0000); cJSON then builds the tree and judges the grammar. After the schema
- * the standard fields are lifted into typed members with one walk over the
- * top-level object; strings borrow from the tree, which the event owns.
+ * at run time). It has two paths that must reach the same verdict on every
+ * message:
  *
- * Byte offsets in reasons count from 0. Nothing here allocates beyond cJSON's
- * own tree; a decoder holds no per-message state, and is used by one thread
- * at a time as event.h says (the schema it holds could be shared).
+ * The fast path (fast_decode) reads the bytes once: UTF-8, strict JSON tokens
+ * and grammar, cJSON's nesting limit, and for the objects the schema checks
+ * member by member (the top level, loc) it keeps the members, which
+ * ioc_schema_check_jval then validates; everything else (attrs, arrays) is
+ * only checked for well-formedness. Strings are unescaped into the event's
+ * store at their own offset, numbers read as strtod reads them; no tree is
+ * built and an event under IOC_EVENT_INLINE bytes allocates nothing.
+ *
+ * The reference path (reference_decode, ioc_decoder_explain) is the first
+ * decoder, kept to explain: checks in a fixed order, so that the reject
+ * reason of a message never depends on anything but its bytes (size, then
+ * UTF-8, then JSON, then schema), one pass for the UTF-8 and the tokens cJSON
+ * is lenient about (control characters as whitespace and inside strings,
+ * numbers like 01 or 1., a string cut at \u0000), cJSON for the grammar and
+ * ioc_schema_validate for the reason. Every reject of the fast path goes
+ * through it, so the reasons are exactly the reference's; the event fuzzer
+ * checks that both paths agree.
+ *
+ * Duplicate member names: refused where the schema names the property (the
+ * validator and the engine could otherwise read different values), allowed
+ * in attrs, where lookups take the first, as cJSON's did.
+ *
+ * Byte offsets in reasons count from 0. A decoder holds no per-message state
+ * beyond the members of the message being read, and is used by one thread at
+ * a time as event.h says.
  *
  * Time: RFC 3339 is parsed by hand with proleptic-Gregorian day arithmetic,
  * not mktime(), so parsing never depends on TZ; only formatting uses the

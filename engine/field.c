@@ -4,8 +4,9 @@
  * A rule names a field once, at load time; ioc_fieldref_parse turns the name
  * into an enum (and, for attrs.<path>, a copy of the path), so matching never
  * compares field names. ioc_event_get reads the typed members the decoder
- * lifted out of the JSON and walks the JSON tree only for attrs.*; it
- * allocates nothing, because it runs per event per candidate rule.
+ * lifted out of the JSON and, only for attrs.*, walks the attrs object's JSON
+ * text in the raw bytes; it allocates nothing, because it runs per event per
+ * candidate rule.
  *
  * The names here must follow schemas/event.schema.json: "loc" and "attrs"
  * are objects and so are not fields themselves, only loc.lat, loc.lon and

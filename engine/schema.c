@@ -14,6 +14,11 @@
  * answer (if, not, the branches of anyOf/oneOf) run silently (no reason
  * buffer) and are re-run with one only when their reason is wanted.
  *
+ * The ingest decoder validates without a tree: ioc_schema_check_jval runs
+ * the same checks, silently, on the values it read from the bytes
+ * (struct ioc_jval), and says "unsupported" rather than guess when a check
+ * needs what the decoder did not keep. check() stays the one that explains.
+ *
  * Invariants. A compiled schema is immutable, so any number of threads may
  * validate against it at once. It keeps the parsed schema document alive:
  * property names and enum/const values are borrowed from it. Every node is

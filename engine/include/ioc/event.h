@@ -5,7 +5,8 @@
  * a struct ioc_event: it checks the size, the UTF-8, the JSON, and the event
  * schema (schemas/event.schema.json, read at run time), then lifts the
  * standard fields into typed members so that matching never searches the JSON
- * tree for them. attrs.* stays in the tree and is looked up by path.
+ * for them. No tree is built: attrs.* stays JSON text inside the raw bytes and
+ * is looked up by path when a rule asks.
  *
  * Threads: a decoder is used by one thread at a time.
  */
