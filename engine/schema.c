@@ -84,6 +84,7 @@ struct node;
 
 struct prop {
     const char *name;    /* borrowed from the schema document */
+    size_t name_len;
     struct node *schema; /* NULL: named only in `required`, anything goes */
 };
 
@@ -495,6 +496,19 @@ static int find_prop(const struct node *n, const char *key)
     return -1;
 }
 
+/* find_prop for a key of known length: the decoder's keys are compared by
+ * length first, which settles most of them without reading a byte. */
+static int find_prop_n(const struct node *n, const char *key, size_t len)
+{
+    for (size_t i = 0; i < n->nprops; i++) {
+        const struct prop *pr = &n->props[i];
+        if (pr->name_len == len && pr->name[0] == key[0] && memcmp(pr->name, key, len) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static int check_object(const struct node *n, const cJSON *v, const struct path *p, struct vctx *c)
 {
     if (n->nprops == 0 && n->addl == ADDL_ANY) {
@@ -822,14 +836,16 @@ static int jcheck_props(const struct node *n, const struct ioc_jval *v, int dept
 {
     for (size_t i = 0; i < n->nprops; i++) {
         const char *name = n->props[i].name;
+        size_t name_len = n->props[i].name_len;
         const struct ioc_jmember *found = NULL;
         for (size_t k = 0; k < v->nmembers; k++) {
-            const char *key = v->members[k].key;
-            if (key[0] == name[0] && strcmp(key, name) == 0) {
+            const struct ioc_jmember *m = &v->members[k];
+            if (m->key_len == name_len && m->key[0] == name[0] &&
+                memcmp(m->key, name, name_len) == 0) {
                 if (found) {
                     return -1; /* duplicate property */
                 }
-                found = &v->members[k];
+                found = m;
             }
         }
         if (!found) {
@@ -863,7 +879,8 @@ static int jcheck_object(const struct node *n, const struct ioc_jval *v, int dep
         const struct ioc_jmember *m = &v->members[k];
         /* The decoder found the property when it read the member, if it
          * read it against this node. */
-        int i = m->node == (const struct ioc_schema_node *)n ? m->prop : find_prop(n, m->key);
+        int i = m->node == (const struct ioc_schema_node *)n ? m->prop
+                                                              : find_prop_n(n, m->key, m->key_len);
         int rc;
         if (i >= 0) {
             if (seen & (UINT64_C(1) << i)) {
@@ -1009,14 +1026,14 @@ const struct ioc_schema_node *ioc_schema_root(const struct ioc_schema *s)
  * (through $ref or a combinator) gets NULL, and the member's objects are then
  * skipped, so a check that needs them answers "unsupported", not "valid". */
 const struct ioc_schema_node *ioc_schema_member(const struct ioc_schema_node *sn, const char *key,
-                                                int *prop)
+                                                size_t len, int *prop)
 {
     const struct node *n = (const struct node *)sn;
     *prop = -1;
     if (!n) {
         return NULL;
     }
-    int i = find_prop(n, key);
+    int i = find_prop_n(n, key, len);
     *prop = i;
     if (i >= 0 && (size_t)i < n->ndeclared) {
         return (const struct ioc_schema_node *)n->props[i].schema;
@@ -1272,6 +1289,7 @@ static int build_props(struct comp *c, struct node *n, const cJSON *props, const
         }
         struct prop *pr = &n->props[n->nprops++];
         pr->name = it->string;
+        pr->name_len = strlen(it->string);
         int rc = compile_sub(c, it, &kp, &pr->schema);
         if (rc != 0) {
             return rc;
@@ -1290,6 +1308,7 @@ static int build_props(struct comp *c, struct node *n, const cJSON *props, const
             }
             i = (int)n->nprops++;
             n->props[i].name = it->valuestring;
+            n->props[i].name_len = strlen(it->valuestring);
         }
         if (n->required & (UINT64_C(1) << i)) {
             return comp_error(c, &rp, "\"%s\" is listed twice", it->valuestring);

@@ -61,7 +61,8 @@ struct ioc_jval {
 struct ioc_schema_node;
 
 struct ioc_jmember {
-    const char *key; /* unescaped, NUL-terminated (borrowed) */
+    const char *key; /* unescaped, NUL-terminated, key_len bytes (borrowed) */
+    size_t key_len;
     struct ioc_jval v;
     /* Where ioc_schema_member found the key: the object's node and the index
      * of the property in it (-1: none), so validation need not look again. */
@@ -80,11 +81,11 @@ int ioc_schema_check_jval(const struct ioc_schema *s, const struct ioc_jval *v);
 
 /* A place in the compiled schema, to steer the decoder while it reads. */
 const struct ioc_schema_node *ioc_schema_root(const struct ioc_schema *s);
-/* The node that checks the member key of an object at n, or NULL when none
+/* The node that checks the member key (len bytes) of an object at n, or NULL when none
  * does directly (then the decoder keeps nothing below it); *prop receives the
  * key's index in n's property table, or -1. n may be NULL. */
 const struct ioc_schema_node *ioc_schema_member(const struct ioc_schema_node *n, const char *key,
-                                                int *prop);
+                                                size_t len, int *prop);
 /* Whether an object at n is checked member by member (so the decoder must
  * keep them); false for an object any content satisfies, like attrs. */
 bool ioc_schema_wants_members(const struct ioc_schema_node *n);
