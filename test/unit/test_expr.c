@@ -460,3 +460,37 @@ TEST(constraints)
     check_set(x, IOC_F_TYPE, sf, 2);
     ioc_expr_free(x);
 }
+
+/* For an event the rule index routed (its source and type in the sets the
+ * index took from the expression), the leading source/type conjuncts are
+ * skipped; anything else is evaluated as ever. */
+TEST(indexed_evaluation_skips_what_the_index_guarantees)
+{
+    struct ioc_event ev = sensor(2.0, NULL);
+    static const struct {
+        const char *text;
+        bool plain, indexed;
+    } cases[] = {
+        /* The index would never route this sensor event here: evaluated
+         * indexed, only the rest counts. */
+        {"source == \"cctv\" && value > 1", false, true},
+        {"type in ['smoke', 'fire'] && \"sensor\" == source && value > 1", false, true},
+        {"source == 'sensor' && type == 'water_level'", true, true},
+        {"type == 'water_level'", true, true},
+        /* Not leading conjuncts, or not leaves: evaluated in full. */
+        {"value > 1 && source == 'cctv'", false, false},
+        {"source == 'cctv' || value > 1", true, true},
+        {"(type == 'smoke' && value > 1) && value > 0", false, false},
+        {"source != 'cctv' && value > 1", true, true},
+        {"source == 'sensor' && value > 3", false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ioc_expr *x = compile(cases[i].text);
+        bool plain = ioc_expr_eval(x, &ev), indexed = ioc_expr_eval_indexed(x, &ev);
+        if (plain != cases[i].plain || indexed != cases[i].indexed) {
+            fprintf(stderr, "  %s: plain %d indexed %d\n", cases[i].text, plain, indexed);
+        }
+        CHECK(plain == cases[i].plain && indexed == cases[i].indexed);
+        ioc_expr_free(x);
+    }
+}
