@@ -142,10 +142,13 @@ void ioc_decoder_destroy(struct ioc_decoder *d);
 /* Decodes and validates one event. On success returns 0 and fills *ev (the
  * caller clears it with ioc_event_clear); ev->raw borrows bytes. On failure
  * returns IOC_ETOOBIG, IOC_EENCODING, IOC_EJSON, IOC_ESOURCE (a source the
- * schema does not know) or IOC_ESCHEMA, leaves *ev
+ * schema does not know) or IOC_ESCHEMA (IOC_ENOMEM only when an event of
+ * IOC_EVENT_INLINE bytes or more finds no memory for its store), leaves *ev
  * cleared, and writes a human-readable reason naming the field or byte offset
  * ("value: expected a number, got a string", "invalid JSON at byte 17") into
- * reason. received is stored into ev->received. */
+ * reason. received is stored into ev->received. Strings of the event live in
+ * the event (see struct ioc_event); attrs.* read from bytes, which must stay
+ * valid while the event is read. */
 int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int64_t received,
                        struct ioc_event *ev, char *reason, size_t reasonlen);
 
