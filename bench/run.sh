@@ -528,7 +528,7 @@ Each stage of iocd's path measured on its own in this run, over the same stream
 $(stage_row "$OUT/bench_zmq.md" bench_zmq "$zmq_eps" ZeroMQ)
 $(stage_row "$OUT/bench_store.md" bench_store "$store_eps" SQLite)
 | the engine in-process: parse, validate, match, incidents (shipped rules, archive off) | \`bench_rules\` (the \`shipped\` row) | ${in_process_eps:-—} | $(us "$in_process_eps") |
-| the three rows above one after the other on one thread: 1 / Σ µs | computed | ${serial_eps:-—} | $(us "$serial_eps") |
+| ZeroMQ, SQLite and the engine in-process (the rows above) one after the other on one thread: 1 / Σ µs | computed | ${serial_eps:-—} | $(us "$serial_eps") |
 | **all together: iocd over ZeroMQ, archive on** (accepted; durable) | \`bench_iocd\` | **${iocd_eps:-—}**; ${iocd_durable_eps:-—} | $(us "$iocd_eps") |
 
 iocd runs the stages on different threads — the loop thread (parse, validate, match,
