@@ -11,6 +11,7 @@
 #
 # The programs, in order (bench/README.md has a paragraph on each):
 #   bench_rules    in-process engine as the rule set grows, and the cJSON parse ceiling
+#   bench_decode   the candidate ingest decoders alone (cJSON, yajl, jsmn, the engine's)
 #   bench_zmq      ZeroMQ alone, bench_store SQLite alone: the same 1M-event stream
 #   bench_iocd     through a running iocd over ZeroMQ, archive on: the same stream
 #   bench_latency  send → published change at fixed offered rates, through iocd
@@ -41,7 +42,7 @@ RESULTS=bench/RESULTS.md
 PROFILE_EVENTS=50000
 PROFILE_SAMETYPE_EVENTS=5000
 
-for prog in bench_rules bench_zmq bench_store bench_iocd bench_latency bench_memory bench_sec \
+for prog in bench_rules bench_decode bench_zmq bench_store bench_iocd bench_latency bench_memory bench_sec \
     citygen iocd; do
     if [ ! -x "$BUILD/$prog" ]; then
         echo "run.sh: $BUILD/$prog missing: run 'make build' first" >&2
@@ -121,6 +122,7 @@ summary() {
 : >"$OUT/commands.txt"
 # shellcheck disable=SC2086 # stream_arg and QUICK_ARG are lists of options
 {
+    run_bench bench_decode $stream_arg $QUICK_ARG
     run_bench bench_zmq $stream_arg $QUICK_ARG
     run_bench bench_store $stream_arg $QUICK_ARG
     run_bench bench_iocd $stream_arg $QUICK_ARG
@@ -211,26 +213,45 @@ then
         echo "profiling: $cmd"
         $cmd >>"$OUT/profile.log" 2>&1
     done
+    # Each candidate ingest decoder alone, on the recorded day: bench_pass is its loop.
+    day=test/data/city-day.jsonl
+    day_events=$(grep -c . "$day")
+    decoders_md="| decoder | instructions per event |
+|---|--:|"
+    prof_dec="$vg=$OUT/callgrind.decode-NAME.out --toggle-collect=bench_pass"
+    prof_dec="$prof_dec $BUILD/bench_decode --stream $day --rounds 1 --only NAME"
+    for name in cjson yajl jsmn decoder; do
+        cgd="$OUT/callgrind.decode-$name.out"
+        cmd=$(printf '%s\n' "$prof_dec" | sed "s/NAME/$name/g")
+        echo "profiling: $cmd"
+        if $cmd >>"$OUT/profile.log" 2>&1; then
+            decoders_md="$decoders_md
+| \`$name\` | $(($(total_ir "$cgd") / day_events)) |"
+        fi
+    done
 
     t=$(total_ir "$cg1")
     submit=$(fn_cost "$cg1" yes ioc_engine_submit)
     decode=$(fn_cost "$cg1" yes ioc_decoder_decode)
-    parse=$(fn_cost "$cg1" yes cJSON_ParseWithLengthOpts)
-    schema=$(fn_cost "$cg1" yes ioc_schema_validate)
+    explain=$(fn_cost "$cg1" yes ioc_decoder_explain)
+    schema=$(fn_cost "$cg1" yes ioc_schema_check_jval)
     clear=$(fn_cost "$cg1" yes ioc_event_clear)
-    eval=$(fn_cost "$cg1" yes ioc_expr_eval)
+    # Rules' when are evaluated through ioc_expr_eval_indexed (the index already checked source
+    # and type); other expressions (steps, members, resolve) through ioc_expr_eval. Neither
+    # calls the other, so their costs add up.
+    eval=$(($(fn_cost "$cg1" yes ioc_expr_eval) + $(fn_cost "$cg1" yes ioc_expr_eval_indexed)))
     loadr=$(fn_cost "$cg1" yes ioc_ruleset_load)
     sqlite=$(obj_self "$cg1" libsqlite3)
     malloc_self=$(callgrind_annotate --auto=no --threshold=100 "$cg1" 2>/dev/null |
         awk '/malloc\/malloc.c:/ { gsub(",", "", $1); s += $1 } END { print s + 0 }')
-    decode_own=$((decode - parse - schema))
+    decode_own=$((decode - explain - schema))
     engine_rest=$((submit - decode - clear - eval))
     outside=$((t - submit))
     per_event=$((t / PROFILE_EVENTS))
 
     t2=$(total_ir "$cg2")
-    eval2=$(fn_cost "$cg2" yes ioc_expr_eval)
-    ncalls2=$(calls "$cg2" ioc_expr_eval)
+    eval2=$(($(fn_cost "$cg2" yes ioc_expr_eval) + $(fn_cost "$cg2" yes ioc_expr_eval_indexed)))
+    ncalls2=$(($(calls "$cg2" ioc_expr_eval) + $(calls "$cg2" ioc_expr_eval_indexed)))
     per_eval=$(awk -v a="$eval2" -v n="$ncalls2" \
         'BEGIN { if (n > 0) printf "%.0f", a / n; else print "?" }')
     per_event2=$((t2 / PROFILE_SAMETYPE_EVENTS))
@@ -265,26 +286,27 @@ the machine, so they show the index's effect exactly:
 
 | where (inclusive unless said) | share of all instructions |
 |---|--:|
-| JSON parsing: \`cJSON_ParseWithLengthOpts\` (and the \`strtod\` it calls) | $(pct "$parse" "$t") |
-| schema validation: \`ioc_schema_validate\` | $(pct "$schema" "$t") |
-| rest of decoding: \`ioc_decoder_decode\` minus the two above | $(pct "$decode_own" "$t") |
-| freeing the event and its cJSON tree: \`ioc_event_clear\` | $(pct "$clear" "$t") |
-| expression evaluation: \`ioc_expr_eval\` | $(pct "$eval" "$t") |
+| decoding: reading the bytes, unescaping, lifting (\`ioc_decoder_decode\` minus the two below) | $(pct "$decode_own" "$t") |
+| schema checks on the decoded values: \`ioc_schema_check_jval\` | $(pct "$schema" "$t") |
+| explaining rejects (cJSON tree + \`ioc_schema_validate\`): \`ioc_decoder_explain\` | $(pct "$explain" "$t") |
+| clearing the event: \`ioc_event_clear\` | $(pct "$clear" "$t") |
+| expression evaluation: \`ioc_expr_eval\` and \`ioc_expr_eval_indexed\` | $(pct "$eval" "$t") |
 | rest of \`ioc_engine_submit\`: index, watermark, duplicates, incidents | $(pct "$engine_rest" "$t") |
 | SQLite, all of libsqlite3 (self, store thread included) | $(pct "$sqlite" "$t") |
 | rule loading: \`ioc_ruleset_load\` (the engine's and the bench's) | $(pct "$loadr" "$t") |
 | outside \`ioc_engine_submit\`: file reading, loop, setup, shutdown | $(pct "$outside" "$t") |
 | (spread over all of the above) malloc and free, self | $(pct "$malloc_self" "$t") |
 
-Top functions by self instructions (libcjson's unnamed entries are its static parse and
-print helpers; Debian ships it without symbols):
+Top functions by self instructions (libcjson's unnamed entries, if any, are its static
+parse and print helpers; Debian ships it without symbols):
 
 \`\`\`
 $(top_self "$cg1")
 \`\`\`
 
 **1000 rules sharing sensor/water_level, $PROFILE_SAMETYPE_EVENTS events** (\`$cg2\`):
-$per_event2 instructions per event; \`ioc_expr_eval\` is $(pct "$eval2" "$t2") of them, over
+$per_event2 instructions per event; expression evaluation (\`ioc_expr_eval\`,
+\`ioc_expr_eval_indexed\`) is $(pct "$eval2" "$t2") of them, over
 $ncalls2 evaluations, about $per_eval instructions per evaluated rule. Top functions by self
 instructions:
 
@@ -300,6 +322,11 @@ $prof2
 $prof3
 callgrind_annotate --inclusive=yes $cg1    # and --inclusive=no for self cost
 \`\`\`
+
+**Each candidate ingest decoder alone** on the recorded day \`$day\` ($day_events events),
+instructions collected in \`bench_pass\` only (\`$prof_dec\`, NAME each of them):
+
+$decoders_md
 EOF
 )
 else
@@ -315,6 +342,9 @@ rules_median() {
         "$OUT/table.md"
 }
 in_process_eps=$(rules_median shipped)
+# The median events/s of the engine's decoder alone (the last column of its bench_decode row).
+decoder_eps=$(awk -F'|' 'index($2, "`decoder`") { gsub(/ /, "", $9); print $9; exit }' \
+    "$OUT/bench_decode.md" 2>/dev/null)
 parse_eps=$(rules_median cjson-parse)
 zmq_eps=$(summary zmq_eps)
 store_eps=$(summary store_eps)
@@ -410,6 +440,18 @@ $(cat "$OUT/table.md")
   lines (\`--parse-only\`): the ceiling for any engine that parses each event with cJSON.
 - **incidents**: opened per run; the same in every row shows the synthetic rules matched nothing.
 
+## JSON decoding for the ingest path: the candidates alone
+
+\`bench_decode\`: every line of the same stream, held in memory, decoded by each candidate in
+rounds that go round-robin over them (the median of the rounds). cJSON builds a tree per event
+(the ingest path until the engine's own decoder); yajl and jsmn are the tokenizers alone,
+without the validation and lifting a decoder built on them would add; \`decoder\` is the
+engine's whole decoding step: bytes to a validated event with its fields lifted
+(\`ioc_decoder_decode\`, one pass, no tree). Instructions per event of each, from callgrind,
+are under "where the time goes"; the README says why the engine reads the bytes itself.
+
+$(cat "$OUT/bench_decode.md")
+
 ## Through iocd over ZeroMQ, SQLite archive on
 
 \`build/iocd -c CONFIG\` on a config written into a temporary directory (free loopback ports, the
@@ -481,18 +523,19 @@ Each stage of iocd's path measured on its own in this run, over the same stream
 
 | stage, alone | program | median events/s | µs per event |
 |---|---|--:|--:|
-| JSON parsing: cJSON parse + free of each line | \`bench_rules --parse-only\` (the \`cjson-parse\` row) | ${parse_eps:-—} | $(us "$parse_eps") |
+| JSON parsing: cJSON parse + free of each line (the old ingest path's parser) | \`bench_rules --parse-only\` (the \`cjson-parse\` row) | ${parse_eps:-—} | $(us "$parse_eps") |
+| decoding: the engine's decoder alone (bytes to a validated, lifted event) | \`bench_decode\` (the \`decoder\` row) | ${decoder_eps:-—} | $(us "$decoder_eps") |
 $(stage_row "$OUT/bench_zmq.md" bench_zmq "$zmq_eps" ZeroMQ)
 $(stage_row "$OUT/bench_store.md" bench_store "$store_eps" SQLite)
 | the engine in-process: parse, validate, match, incidents (shipped rules, archive off) | \`bench_rules\` (the \`shipped\` row) | ${in_process_eps:-—} | $(us "$in_process_eps") |
-| the three rows above one after the other on one thread: 1 / Σ µs | computed | ${serial_eps:-—} | $(us "$serial_eps") |
+| ZeroMQ, SQLite and the engine in-process (the rows above) one after the other on one thread: 1 / Σ µs | computed | ${serial_eps:-—} | $(us "$serial_eps") |
 | **all together: iocd over ZeroMQ, archive on** (accepted; durable) | \`bench_iocd\` | **${iocd_eps:-—}**; ${iocd_durable_eps:-—} | $(us "$iocd_eps") |
 
 iocd runs the stages on different threads — the loop thread (parse, validate, match,
 incidents), the store's writer thread (SQLite) and ZeroMQ's I/O threads — so it can beat the
 serial sum; on this 2-core machine they share the cores with the sender and with each other.
-The engine's loop thread is the ceiling iocd approaches, and JSON parsing with cJSON is the
-largest part of it (see the profile below).
+The engine's loop thread is the ceiling iocd approaches; decoding (reading and validating the
+JSON) is the largest part of it (see the profile below).
 
 ## Commands
 

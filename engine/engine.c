@@ -1394,7 +1394,9 @@ static void match(struct ioc_engine *e, const struct ioc_event *ev)
     const struct ioc_rule_list *cands = ioc__ruleset_candidates(e->rules, ev->source, ev->type);
     for (size_t i = 0; i < cands->n; i++) {
         const struct ioc_rule *r = &e->rules->rules[cands->idx[i]];
-        if (r->when && !ioc_expr_eval(r->when, ev)) {
+        /* The index chose r by the event's source and type (r->when is what
+         * it was indexed by), so the checks of those two can be skipped. */
+        if (r->when && !ioc_expr_eval_indexed(r->when, ev)) {
             if (r->resolve_when) {
                 resolve_watch(e, r, ev);
             }

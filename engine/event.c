@@ -2,24 +2,42 @@
  * event.c — turns raw bytes into a validated struct ioc_event, and event time.
  *
  * The decoder owns the compiled event schema (schemas/event.schema.json, read
- * at run time) and applies the checks in a fixed order, so that the reject
- * reason of a message never depends on anything but its bytes: size, then
- * UTF-8, then JSON, then schema. One pass over the bytes checks the UTF-8 and
- * the JSON tokens cJSON is lenient about (it takes control characters as
- * whitespace and inside strings, numbers like 01 or 1., and cuts a string at
- * \u0000); cJSON then builds the tree and judges the grammar. After the schema
- * the standard fields are lifted into typed members with one walk over the
- * top-level object; strings borrow from the tree, which the event owns.
+ * at run time). It has two paths that must reach the same verdict on every
+ * message:
  *
- * Byte offsets in reasons count from 0. Nothing here allocates beyond cJSON's
- * own tree; a decoder holds no per-message state, and is used by one thread
- * at a time as event.h says (the schema it holds could be shared).
+ * The fast path (fast_decode) reads the bytes once: UTF-8, strict JSON tokens
+ * and grammar, cJSON's nesting limit, and for the objects the schema checks
+ * member by member (the top level, loc) it keeps the members, which
+ * ioc_schema_check_jval then validates; everything else (attrs, arrays) is
+ * only checked for well-formedness. Strings are unescaped into the event's
+ * store at their own offset, numbers read as strtod reads them; no tree is
+ * built and an event under IOC_EVENT_INLINE bytes allocates nothing.
+ *
+ * The reference path (reference_decode, ioc_decoder_explain) is the first
+ * decoder, kept to explain: checks in a fixed order, so that the reject
+ * reason of a message never depends on anything but its bytes (size, then
+ * UTF-8, then JSON, then schema), one pass for the UTF-8 and the tokens cJSON
+ * is lenient about (control characters as whitespace and inside strings,
+ * numbers like 01 or 1., a string cut at \u0000), cJSON for the grammar and
+ * ioc_schema_validate for the reason. Every reject of the fast path goes
+ * through it, so the reasons are exactly the reference's; the event fuzzer
+ * checks that both paths agree.
+ *
+ * Duplicate member names: refused where the schema names the property (the
+ * validator and the engine could otherwise read different values), allowed
+ * in attrs, where lookups take the first, as cJSON's did.
+ *
+ * Byte offsets in reasons count from 0. A decoder holds no per-message state
+ * beyond the members of the message being read, and is used by one thread at
+ * a time as event.h says.
  *
  * Time: RFC 3339 is parsed by hand with proleptic-Gregorian day arithmetic,
  * not mktime(), so parsing never depends on TZ; only formatting uses the
  * process's time zone.
  */
+#include <locale.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,9 +52,17 @@
 #include "ioc/event.h"
 #include "ioc/schema.h"
 
+/* Members the fast path keeps for the objects the schema checks member by
+ * member (the top level, loc). A valid event has at most one of each declared
+ * property; a message with more is refused by the fast path and explained by
+ * the reference. */
+#define MAX_MEMBERS 256
+#define MAX_OBJECT_MEMBERS 64
+
 struct ioc_decoder {
     struct ioc_schema *schema;
     size_t max_bytes;
+    struct ioc_jmember members[MAX_MEMBERS];
 };
 
 /* ---- Time ---------------------------------------------------------------- */
@@ -178,8 +204,10 @@ void ioc_event_clear(struct ioc_event *ev)
     if (!ev) {
         return;
     }
-    cJSON_Delete(ev->json);
-    memset(ev, 0, sizeof *ev);
+    if (ev->store_owned) {
+        free(ev->store);
+    }
+    memset(ev, 0, offsetof(struct ioc_event, inline_store));
 }
 
 const char *ioc_reject_reason(int code)
@@ -595,13 +623,683 @@ static int lift(cJSON *root, struct ioc_event *ev, char *reason, size_t n)
     return 0;
 }
 
-int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int64_t received,
-                       struct ioc_event *ev, char *reason, size_t reasonlen)
+/* ---- The fast path: one pass over the bytes, no tree --------------------- */
+
+/* cJSON refuses containers nested deeper than this (CJSON_NESTING_LIMIT), so
+ * the reference does; the fast path must refuse exactly the same messages. */
+#define NEST_LIMIT 1000
+/* Numbers shorter than this are copied to the stack for strtod. */
+#define NUMBER_COPY 64
+
+/* One message being read. Unescaped strings are written into store at the
+ * offset of their text in s: a string never decodes longer than its escaped
+ * form, so it always fits before its closing quote, where its NUL goes, and
+ * no two strings overlap. */
+struct rd {
+    const unsigned char *s;
+    size_t len, i;
+    char *store;
+    struct ioc_decoder *d;
+    size_t nmembers; /* used of d->members */
+    int depth;
+    const char *why; /* the first fault, for the rare disagreement message */
+};
+
+static int fail_at(struct rd *r, const char *why)
 {
-    memset(ev, 0, sizeof *ev);
-    if (reason && reasonlen > 0) {
-        reason[0] = '\0';
+    r->why = why;
+    return -1;
+}
+
+static inline void skip_ws(struct rd *r)
+{
+    /* Compact JSON (what senders mostly write) has no whitespace at all. */
+    if (r->i < r->len && r->s[r->i] > ' ') {
+        return;
     }
+    while (r->i < r->len) {
+        unsigned char c = r->s[r->i];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            return;
+        }
+        r->i++;
+    }
+}
+
+static unsigned hex4(const unsigned char *p)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned char c = p[k];
+        v = v << 4 | (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+static bool hex4_ok(const struct rd *r, size_t at)
+{
+    return r->len - at >= 4 && is_hex(r->s[at]) && is_hex(r->s[at + 1]) && is_hex(r->s[at + 2]) &&
+           is_hex(r->s[at + 3]);
+}
+
+/* Bytes that stand for themselves inside a string: printable ASCII but the
+ * quote and the backslash. One table load per byte in the commonest loop. */
+static const unsigned char plain_byte[256] = {
+    /* 0x00 - 0x1F: control characters */
+    [' '] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1,
+    [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, [':'] = 1, [';'] = 1, ['<'] = 1, ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['a'] = 1,
+    ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
+    ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,
+    ['z'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1, ['~'] = 1, [0x7F] = 1,
+};
+
+/* A string at s[i] == '"'. With keep, its unescaped text and a NUL go to the
+ * store and *out points at them; otherwise it is only checked. Accepts what
+ * the reference accepts: well-formed UTF-8, no control characters, JSON
+ * escapes, \u escapes with surrogates only as a high-low pair, no U+0000. */
+static int read_string(struct rd *r, bool keep, const char **out, size_t *outlen)
+{
+    const unsigned char *s = r->s;
+    size_t i = r->i + 1, len = r->len;
+    char *dst = keep ? r->store + i : NULL;
+    char *d0 = dst;
+    for (;;) {
+        /* Plain ASCII is the bulk of every string: one tight loop over it,
+         * copying as it goes (strings are short; a memcpy call costs more). */
+        if (keep) {
+            while (i < len && plain_byte[s[i]]) {
+                *dst++ = (char)s[i++];
+            }
+        } else {
+            while (i < len && plain_byte[s[i]]) {
+                i++;
+            }
+        }
+        if (i >= len) {
+            return fail_at(r, "unterminated string");
+        }
+        unsigned char c = s[i];
+        if (c == '"') {
+            break;
+        }
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s, i, len);
+            if (k == 0) {
+                return fail_at(r, "invalid UTF-8");
+            }
+            if (keep) {
+                memcpy(dst, s + i, k);
+                dst += k;
+            }
+            i += k;
+            continue;
+        }
+        if (c != '\\') {
+            return fail_at(r, "control character in a string");
+        }
+        if (i + 1 >= len) {
+            return fail_at(r, "unterminated string");
+        }
+        unsigned char e = s[i + 1];
+        char one = 0;
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            one = (char)e;
+            break;
+        case 'b':
+            one = '\b';
+            break;
+        case 'f':
+            one = '\f';
+            break;
+        case 'n':
+            one = '\n';
+            break;
+        case 'r':
+            one = '\r';
+            break;
+        case 't':
+            one = '\t';
+            break;
+        case 'u':
+            break;
+        default:
+            return fail_at(r, "bad escape");
+        }
+        if (e != 'u') {
+            if (keep) {
+                *dst++ = one;
+            }
+            i += 2;
+            continue;
+        }
+        if (!hex4_ok(r, i + 2)) {
+            return fail_at(r, "bad \\u escape");
+        }
+        unsigned cp = hex4(s + i + 2);
+        i += 6;
+        if (cp == 0) {
+            return fail_at(r, "\\u0000");
+        }
+        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return fail_at(r, "lone low surrogate");
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (len - i < 6 || s[i] != '\\' || s[i + 1] != 'u' || !hex4_ok(r, i + 2)) {
+                return fail_at(r, "high surrogate without its pair");
+            }
+            unsigned lo = hex4(s + i + 2);
+            if (lo < 0xDC00 || lo > 0xDFFF) {
+                return fail_at(r, "high surrogate without its pair");
+            }
+            cp = 0x10000 + ((cp & 0x3FF) << 10 | (lo & 0x3FF));
+            i += 6;
+        }
+        if (keep) {
+            if (cp < 0x80) {
+                *dst++ = (char)cp;
+            } else if (cp < 0x800) {
+                *dst++ = (char)(0xC0 | cp >> 6);
+                *dst++ = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                *dst++ = (char)(0xE0 | cp >> 12);
+                *dst++ = (char)(0x80 | (cp >> 6 & 0x3F));
+                *dst++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *dst++ = (char)(0xF0 | cp >> 18);
+                *dst++ = (char)(0x80 | (cp >> 12 & 0x3F));
+                *dst++ = (char)(0x80 | (cp >> 6 & 0x3F));
+                *dst++ = (char)(0x80 | (cp & 0x3F));
+            }
+        }
+    }
+    if (keep) {
+        *dst = '\0';
+        *out = d0;
+        *outlen = (size_t)(dst - d0);
+    }
+    r->i = i + 1;
+    return 0;
+}
+
+size_t ioc__json_unescape(const char *body, size_t n, char *out)
+{
+    /* The body was checked by read_string when its message was decoded, so
+     * every escape here is complete and every surrogate is paired. */
+    const unsigned char *s = (const unsigned char *)body;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] != '\\') {
+            out[o++] = (char)s[i++];
+            continue;
+        }
+        unsigned char e = s[i + 1];
+        if (e != 'u') {
+            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+            const char *k = memchr(from, e, sizeof from - 1);
+            out[o++] = k ? to[k - from] : (char)e;
+            i += 2;
+            continue;
+        }
+        unsigned cp = hex4(s + i + 2);
+        i += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n) {
+            cp = 0x10000 + ((cp & 0x3FF) << 10 | (hex4(s + i + 2) & 0x3FF));
+            i += 6;
+        }
+        if (cp < 0x80) {
+            out[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            out[o++] = (char)(0xC0 | cp >> 6);
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out[o++] = (char)(0xE0 | cp >> 12);
+            out[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            out[o++] = (char)(0xF0 | cp >> 18);
+            out[o++] = (char)(0x80 | (cp >> 12 & 0x3F));
+            out[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    return o;
+}
+
+/* Exact powers of ten: a double holds 10^0 .. 10^22 without rounding. */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+double ioc__json_number(const char *p, size_t n)
+{
+    /* With at most 15 significant digits and a power of ten a double holds
+     * exactly, one multiplication or division is correctly rounded, so the
+     * result is the one strtod gives; anything else goes to strtod. */
+    const char *q = p, *end = p + n;
+    bool neg = *q == '-';
+    q += neg;
+    uint64_t m = 0;
+    int digits = 0, scale = 0;
+    for (; q < end && is_digit((unsigned char)*q); q++) {
+        if (m != 0 || *q != '0') {
+            digits++;
+        }
+        m = m * 10 + (uint64_t)(*q - '0');
+    }
+    if (q < end && *q == '.') {
+        for (q++; q < end && is_digit((unsigned char)*q); q++) {
+            if (m != 0 || *q != '0') {
+                digits++;
+            }
+            m = m * 10 + (uint64_t)(*q - '0');
+            scale--;
+        }
+    }
+    bool simple = digits <= 15;
+    if (q < end) { /* an exponent */
+        q++;
+        bool eneg = *q == '-';
+        q += *q == '-' || *q == '+';
+        int e = 0;
+        for (; q < end && is_digit((unsigned char)*q); q++) {
+            e = e < 10000 ? e * 10 + (*q - '0') : e;
+        }
+        scale += eneg ? -e : e;
+    }
+    if (simple && scale >= -22 && scale <= 22) {
+        double v = (double)m;
+        v = scale < 0 ? v / pow10_exact[-scale] : v * pow10_exact[scale];
+        return neg ? -v : v;
+    }
+    /* strtod reads the locale's decimal point; cJSON swaps it in, and so do we. */
+    char point = localeconv()->decimal_point[0];
+    if (point == '.' && n >= NUMBER_COPY) {
+        /* Valid JSON text goes on after a number (a closing bracket at
+         * least), and strtod stops at it: no copy needed. */
+        return strtod(p, NULL);
+    }
+    char small[NUMBER_COPY];
+    char *buf = n < sizeof small ? small : malloc(n + 1);
+    if (!buf) {
+        return NAN;
+    }
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    if (point != '.') {
+        char *dot = memchr(buf, '.', n);
+        if (dot) {
+            *dot = point;
+        }
+    }
+    double v = strtod(buf, NULL);
+    if (buf != small) {
+        free(buf);
+    }
+    return v;
+}
+
+static int read_number(struct rd *r, double *out)
+{
+    size_t bad = 0, start = r->i;
+    size_t next = scan_number(r->s, start, r->len, &bad);
+    if (next == (size_t)-1) {
+        return fail_at(r, "bad number");
+    }
+    if (next == r->len) {
+        return fail_at(r, "unexpected end"); /* no message ends in a number */
+    }
+    if (out) {
+        *out = ioc__json_number((const char *)r->s + start, next - start);
+    }
+    r->i = next;
+    return 0;
+}
+
+static int read_word(struct rd *r, const char *word, size_t wl)
+{
+    const unsigned char *s = r->s;
+    size_t i = r->i;
+    if (r->len - i < wl || memcmp(s + i, word, wl) != 0 || (r->len - i > wl && is_word(s[i + wl]))) {
+        return fail_at(r, "unexpected word");
+    }
+    r->i = i + wl;
+    return 0;
+}
+
+static int read_value(struct rd *r, const struct ioc_schema_node *n, struct ioc_jval *v);
+
+/* An object or array nobody checks inside (attrs, arrays): checked for
+ * well-formedness only, nothing kept. */
+static int skip_container(struct rd *r)
+{
+    bool array = r->s[r->i] == '[';
+    unsigned char close = array ? ']' : '}';
+    if (r->depth >= NEST_LIMIT) {
+        return fail_at(r, "nested too deep");
+    }
+    r->depth++;
+    r->i++;
+    skip_ws(r);
+    if (r->i < r->len && r->s[r->i] == close) {
+        r->i++;
+        r->depth--;
+        return 0;
+    }
+    for (;;) {
+        if (!array) {
+            if (r->i >= r->len || r->s[r->i] != '"') {
+                return fail_at(r, "expected a member name");
+            }
+            if (read_string(r, false, NULL, NULL) != 0) {
+                return -1;
+            }
+            skip_ws(r);
+            if (r->i >= r->len || r->s[r->i] != ':') {
+                return fail_at(r, "expected ':'");
+            }
+            r->i++;
+            skip_ws(r);
+        }
+        if (read_value(r, NULL, NULL) != 0) {
+            return -1;
+        }
+        skip_ws(r);
+        if (r->i >= r->len) {
+            return fail_at(r, "unexpected end");
+        }
+        unsigned char c = r->s[r->i++];
+        if (c == close) {
+            break;
+        }
+        if (c != ',') {
+            return fail_at(r, "expected ',' or a closing bracket");
+        }
+        skip_ws(r);
+    }
+    r->depth--;
+    return 0;
+}
+
+/* An object the schema checks member by member: its members are kept, in
+ * document order, as one run of d->members. */
+static int read_object(struct rd *r, const struct ioc_schema_node *n, struct ioc_jval *v)
+{
+    struct ioc_jmember local[MAX_OBJECT_MEMBERS];
+    size_t count = 0;
+    if (r->depth >= NEST_LIMIT) {
+        return fail_at(r, "nested too deep");
+    }
+    r->depth++;
+    r->i++;
+    skip_ws(r);
+    if (r->i < r->len && r->s[r->i] == '}') {
+        r->i++;
+    } else {
+        for (;;) {
+            if (count == MAX_OBJECT_MEMBERS) {
+                return fail_at(r, "too many members to keep");
+            }
+            struct ioc_jmember *m = &local[count++];
+            if (r->i >= r->len || r->s[r->i] != '"') {
+                return fail_at(r, "expected a member name");
+            }
+            if (read_string(r, true, &m->key, &m->key_len) != 0) {
+                return -1;
+            }
+            skip_ws(r);
+            if (r->i >= r->len || r->s[r->i] != ':') {
+                return fail_at(r, "expected ':'");
+            }
+            r->i++;
+            skip_ws(r);
+            m->node = n;
+            if (read_value(r, ioc_schema_member(n, m->key, m->key_len, &m->prop), &m->v) != 0) {
+                return -1;
+            }
+            skip_ws(r);
+            if (r->i >= r->len) {
+                return fail_at(r, "unexpected end");
+            }
+            unsigned char c = r->s[r->i++];
+            if (c == '}') {
+                break;
+            }
+            if (c != ',') {
+                return fail_at(r, "expected ',' or '}'");
+            }
+            skip_ws(r);
+        }
+    }
+    r->depth--;
+    if (MAX_MEMBERS - r->nmembers < count) {
+        return fail_at(r, "too many members to keep");
+    }
+    struct ioc_jmember *run = r->d->members + r->nmembers;
+    memcpy(run, local, count * sizeof *run);
+    r->nmembers += count;
+    v->members = run;
+    v->nmembers = count;
+    v->members_kept = true;
+    return 0;
+}
+
+/* Any value at s[i]; n is the schema node that checks it (NULL: none does
+ * directly) and v, when not NULL, receives what the checks need. */
+static int read_value(struct rd *r, const struct ioc_schema_node *n, struct ioc_jval *v)
+{
+    if (r->i >= r->len) {
+        return fail_at(r, "unexpected end");
+    }
+    size_t start = r->i;
+    struct ioc_jval tmp;
+    if (!v) {
+        v = &tmp;
+    }
+    memset(v, 0, sizeof *v);
+    int rc;
+    switch (r->s[r->i]) {
+    case '"':
+        v->kind = IOC_J_STR;
+        rc = read_string(r, v != &tmp, &v->str, &v->len);
+        break;
+    case '{':
+        v->kind = IOC_J_OBJ;
+        rc = v != &tmp && ioc_schema_wants_members(n) ? read_object(r, n, v) : skip_container(r);
+        break;
+    case '[':
+        v->kind = IOC_J_ARR;
+        rc = skip_container(r);
+        break;
+    case 't':
+        v->kind = IOC_J_BOOL;
+        v->b = true;
+        rc = read_word(r, "true", 4);
+        break;
+    case 'f':
+        v->kind = IOC_J_BOOL;
+        rc = read_word(r, "false", 5);
+        break;
+    case 'n':
+        v->kind = IOC_J_NULL;
+        rc = read_word(r, "null", 4);
+        break;
+    default:
+        v->kind = IOC_J_NUM;
+        rc = read_number(r, v != &tmp ? &v->num : NULL);
+        break;
+    }
+    v->text = (const char *)r->s + start;
+    v->text_len = r->i - start;
+    return rc;
+}
+
+/* Lifts the standard members of the validated top-level object; the same
+ * rules as lift() on the tree. */
+static int lift_members(const struct ioc_jval *root, struct ioc_event *ev, const char **why)
+{
+    const struct ioc_jval *ts = NULL, *src = NULL;
+    for (size_t k = 0; k < root->nmembers; k++) {
+        const char *key = root->members[k].key;
+        const struct ioc_jval *it = &root->members[k].v;
+        const char *sv = it->kind == IOC_J_STR ? it->str : NULL;
+        switch (key[0]) {
+        case 'i':
+            if (strcmp(key, "id") == 0 && sv && !ev->id) {
+                ev->id = sv;
+            }
+            break;
+        case 's':
+            if (strcmp(key, "source") == 0 && !src) {
+                src = it;
+            } else if (strcmp(key, "score") == 0 && it->kind == IOC_J_NUM) {
+                ev->score = it->num;
+                ev->has |= IOC_HAS_SCORE;
+            }
+            break;
+        case 't':
+            if (strcmp(key, "type") == 0 && sv && !ev->type) {
+                ev->type = sv;
+            } else if (strcmp(key, "ts") == 0 && !ts) {
+                ts = it;
+            } else if (strcmp(key, "text") == 0 && sv && !ev->text) {
+                ev->text = sv;
+            }
+            break;
+        case 'd':
+            if (strcmp(key, "device") == 0 && sv && !ev->device) {
+                ev->device = sv;
+            }
+            break;
+        case 'z':
+            if (strcmp(key, "zone") == 0 && sv && !ev->zone) {
+                ev->zone = sv;
+            }
+            break;
+        case 'u':
+            if (strcmp(key, "unit") == 0 && sv && !ev->unit) {
+                ev->unit = sv;
+            }
+            break;
+        case 'c':
+            if (strcmp(key, "channel") == 0 && sv && !ev->channel) {
+                ev->channel = sv;
+            }
+            break;
+        case 'v':
+            if (strcmp(key, "value") == 0 && it->kind == IOC_J_NUM) {
+                ev->value = it->num;
+                ev->has |= IOC_HAS_VALUE;
+            }
+            break;
+        case 'l':
+            if (strcmp(key, "loc") == 0 && it->kind == IOC_J_OBJ && it->members_kept) {
+                const struct ioc_jval *lat = NULL, *lon = NULL;
+                for (size_t j = 0; j < it->nmembers; j++) {
+                    const struct ioc_jmember *m = &it->members[j];
+                    if (!lat && strcmp(m->key, "lat") == 0) {
+                        lat = &m->v;
+                    } else if (!lon && strcmp(m->key, "lon") == 0) {
+                        lon = &m->v;
+                    }
+                }
+                if (lat && lon && lat->kind == IOC_J_NUM && lon->kind == IOC_J_NUM) {
+                    ev->lat = lat->num;
+                    ev->lon = lon->num;
+                    ev->has |= IOC_HAS_LOC;
+                }
+            }
+            break;
+        case 'a':
+            if (strcmp(key, "attrs") == 0 && it->kind == IOC_J_OBJ && !ev->attrs) {
+                ev->attrs = it->text;
+                ev->attrs_len = it->text_len;
+            }
+            break;
+        }
+    }
+    *why = "a required field the engine needs";
+    if (!ev->id || !ev->type || !src || src->kind != IOC_J_STR ||
+        ioc_source_parse(src->str, &ev->source) != 0 || !ts) {
+        return -1;
+    }
+    if (ts->kind == IOC_J_STR) {
+        return ioc_time_parse(ts->str, &ev->ts) == 0 ? 0 : -1;
+    }
+    if (ts->kind == IOC_J_NUM && ts->num == floor(ts->num) && fabs(ts->num) < 9e15) {
+        ev->ts = (int64_t)ts->num;
+        return 0;
+    }
+    return -1;
+}
+
+/* 0 with ev filled when the message is a valid event; otherwise -1 (or
+ * IOC_ENOMEM) with the first fault the fast path saw, and the reference must
+ * decide. Allocates only for events too large for the event's inline store. */
+static int fast_decode(struct ioc_decoder *d, const char *bytes, size_t len, struct ioc_event *ev,
+                       size_t *at, const char **why)
+{
+    struct rd r = {(const unsigned char *)bytes, len, 0, NULL, d, 0, 0, NULL};
+    if (len < sizeof ev->inline_store) {
+        ev->store = ev->inline_store;
+    } else {
+        ev->store = malloc(len + 1);
+        if (!ev->store) {
+            return IOC_ENOMEM;
+        }
+        ev->store_owned = true;
+    }
+    r.store = ev->store;
+    /* A byte order mark, which cJSON skips in a message of 5 bytes or more. */
+    if (len >= 5 && memcmp(bytes, "\xEF\xBB\xBF", 3) == 0) {
+        r.i = 3;
+    }
+    skip_ws(&r);
+    struct ioc_jval root;
+    const struct ioc_schema_node *top = ioc_schema_root(d->schema);
+    if (r.i >= len || r.s[r.i] != '{' || !ioc_schema_wants_members(top)) {
+        r.why = "not an object the schema checks";
+        goto fail;
+    }
+    if (read_value(&r, top, &root) != 0) {
+        goto fail;
+    }
+    skip_ws(&r);
+    if (r.i != len) {
+        r.why = "data after the value";
+        goto fail;
+    }
+    int rc = ioc_schema_check_jval(d->schema, &root);
+    if (rc != 0) {
+        r.why = rc == IOC_SCHEMA_UNSUPPORTED ? "a check that needs a tree" : "schema";
+        goto fail;
+    }
+    if (lift_members(&root, ev, &r.why) != 0) {
+        goto fail;
+    }
+    return 0;
+fail:
+    *at = r.i;
+    *why = r.why;
+    return -1;
+}
+
+/* The reference decoder: the checks as they were first written, over a cJSON
+ * tree. It gives every reject its reason (the fast path only gives verdicts),
+ * and is what the fast path is fuzzed against. ev only receives lifted
+ * members that borrow from the tree, so the caller must not keep them. */
+static int reference_decode(struct ioc_decoder *d, const char *bytes, size_t len,
+                            struct ioc_event *ev, char *reason, size_t reasonlen)
+{
     if (len > d->max_bytes) {
         return say(reason, reasonlen, IOC_ETOOBIG,
                    "message of %zu bytes is over the %zu-byte limit", len, d->max_bytes);
@@ -668,16 +1366,56 @@ int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int
         }
         goto fail;
     }
-    if ((rc = lift(root, ev, reason, reasonlen)) != 0) {
-        goto fail;
-    }
-    ev->json = root;
-    ev->raw = bytes;
-    ev->raw_len = len;
-    ev->received = received;
-    return 0;
+    rc = lift(root, ev, reason, reasonlen);
 fail:
     cJSON_Delete(root);
-    memset(ev, 0, sizeof *ev);
+    return rc;
+}
+
+int ioc_decoder_explain(struct ioc_decoder *d, const char *bytes, size_t len, char *reason,
+                        size_t reasonlen)
+{
+    struct ioc_event tmp;
+    memset(&tmp, 0, offsetof(struct ioc_event, inline_store));
+    if (reason && reasonlen > 0) {
+        reason[0] = '\0';
+    }
+    return reference_decode(d, bytes, len, &tmp, reason, reasonlen);
+}
+
+int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int64_t received,
+                       struct ioc_event *ev, char *reason, size_t reasonlen)
+{
+    memset(ev, 0, offsetof(struct ioc_event, inline_store));
+    if (reason && reasonlen > 0) {
+        reason[0] = '\0';
+    }
+    if (len > d->max_bytes) {
+        return say(reason, reasonlen, IOC_ETOOBIG,
+                   "message of %zu bytes is over the %zu-byte limit", len, d->max_bytes);
+    }
+    size_t at = 0;
+    const char *why = NULL;
+    int rc = fast_decode(d, bytes, len, ev, &at, &why);
+    if (rc == 0) {
+        ev->raw = bytes;
+        ev->raw_len = len;
+        ev->received = received;
+        return 0;
+    }
+    ioc_event_clear(ev);
+    if (rc == IOC_ENOMEM) {
+        return say(reason, reasonlen, rc, "no memory for a %zu-byte event", len);
+    }
+    rc = ioc_decoder_explain(d, bytes, len, reason, reasonlen);
+    if (rc == 0) {
+        /* The reference takes what the fast path refused: a fault of the fast
+         * path (the fuzzer looks for these), or a schema edited to use checks
+         * it cannot make without a tree. Refusing is the safe side. */
+        rc = say(reason, reasonlen, IOC_ESCHEMA,
+                 "event: the ingest decoder cannot take it (%s at byte %zu) though the schema "
+                 "allows it",
+                 why ? why : "unknown", at);
+    }
     return rc;
 }

@@ -7,7 +7,8 @@
  * that can be decided at load time is: field names become ioc_fieldref,
  * string literals are unescaped, numbers parsed, "in [..]" and "in @list"
  * become sorted sets searched by bisection, "=~" patterns are regcomp'd, and
- * the source/type constraints used to index rules are computed.
+ * the source/type constraints used to index rules are computed, and with
+ * them where evaluation may start for an event the index routed here.
  *
  * Chains of && and || are built right-deep (a && (b && (c ...))) so that
  * evaluation walks them in a loop, in source order, without recursion; only
@@ -95,6 +96,11 @@ struct ioc_expr {
     regex_t **res;
     uint32_t n_res, cap_res;
     struct cons cons[2]; /* [0] source, [1] type */
+    /* Where evaluation starts for an event the rule index routed here: after
+     * the leading conjuncts the index already guarantees (indexed_true: all
+     * of them are). See ioc_expr_eval_indexed. */
+    uint32_t indexed_root;
+    bool indexed_true;
 };
 
 /* Makes room for extra more elements in the array whose address is arrp
@@ -340,6 +346,11 @@ static bool eval(const struct ioc_expr *x, uint32_t i, const struct ioc_event *e
 bool ioc_expr_eval(const struct ioc_expr *x, const struct ioc_event *ev)
 {
     return eval(x, x->root, ev);
+}
+
+bool ioc_expr_eval_indexed(const struct ioc_expr *x, const struct ioc_event *ev)
+{
+    return x->indexed_true || eval(x, x->indexed_root, ev);
 }
 
 bool ioc_expr_constraint(const struct ioc_expr *x, enum ioc_field f, const char *const **vals,
@@ -1470,6 +1481,43 @@ static int num_order(const void *a, const void *b)
 }
 
 /* Runs once parsing is over and x->strs will not move again. */
+/* Whether node i is "source == s", "type in [..]" and the like: true exactly
+ * when the field's value is in the node's strings, which ioc_expr_constraint
+ * passes to the index. An event the index routed to this expression's rule
+ * has its source and type in the intersection of such conjuncts, so each of
+ * them holds for it. Only leaves qualify: "(type == a && value > 1)" narrows
+ * the type but does not hold whenever the type is a. */
+static bool index_leaf(const struct ioc_expr *x, uint32_t i)
+{
+    const struct node *n = &x->nodes[i];
+    const struct ioc_fieldref *fr = x->fields;
+    /* Only these two kinds have operands; the others' l is a node index. */
+    if (n->op != OP_IN && (n->op != OP_CMP || n->cmp != CMP_EQ)) {
+        return false;
+    }
+    bool src_or_type_l = n->lk == K_FIELD && (fr[n->l.idx].f == IOC_F_SOURCE ||
+                                               fr[n->l.idx].f == IOC_F_TYPE);
+    if (n->op == OP_IN) {
+        return src_or_type_l;
+    }
+    bool src_or_type_r = n->rk == K_FIELD && (fr[n->r.idx].f == IOC_F_SOURCE ||
+                                               fr[n->r.idx].f == IOC_F_TYPE);
+    return (src_or_type_l && n->rk == K_STR) || (src_or_type_r && n->lk == K_STR);
+}
+
+/* Skips the leading conjuncts of the top-level && chain that index_leaf
+ * accepts; rules are written "source == .. && type == .. && the rest". */
+static void find_indexed_root(struct ioc_expr *x)
+{
+    uint32_t i = x->root;
+    x->indexed_true = false;
+    while (x->nodes[i].op == OP_AND && index_leaf(x, x->nodes[i].l.idx)) {
+        i = x->nodes[i].r.idx;
+    }
+    x->indexed_root = i;
+    x->indexed_true = x->nodes[i].op != OP_AND && index_leaf(x, i);
+}
+
 static int finish(struct ioc_expr *x)
 {
     static const enum ioc_field which[2] = {IOC_F_SOURCE, IOC_F_TYPE};
@@ -1506,6 +1554,7 @@ static int finish(struct ioc_expr *x)
         }
         free(t.v);
     }
+    find_indexed_root(x);
     return 0;
 }
 

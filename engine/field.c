@@ -4,8 +4,9 @@
  * A rule names a field once, at load time; ioc_fieldref_parse turns the name
  * into an enum (and, for attrs.<path>, a copy of the path), so matching never
  * compares field names. ioc_event_get reads the typed members the decoder
- * lifted out of the JSON and walks the JSON tree only for attrs.*; it
- * allocates nothing, because it runs per event per candidate rule.
+ * lifted out of the JSON and, only for attrs.*, walks the attrs object's JSON
+ * text in the raw bytes; it allocates nothing, because it runs per event per
+ * candidate rule.
  *
  * The names here must follow schemas/event.schema.json: "loc" and "attrs"
  * are objects and so are not fields themselves, only loc.lat, loc.lon and
@@ -13,11 +14,10 @@
  *
  * Threads: no state; safe from any thread.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "ioc/error.h"
 #include "ioc/event.h"
@@ -121,49 +121,150 @@ static struct ioc_value num_value(bool present, double d)
     return v;
 }
 
-/* Child of obj named by the len bytes at key; the first one if repeated, as
- * cJSON_GetObjectItemCaseSensitive would return, but without a NUL-terminated
- * copy of the key. */
-static const cJSON *child(const cJSON *obj, const char *key, size_t len)
+/* attrs.* are looked up in the text of the attrs object, which the decoder
+ * has checked: every token in it is valid JSON, so the walk below only has to
+ * stay inside the object. The offsets are offsets in ev->raw, which are also
+ * offsets in ev->store, where string values are unescaped (see event.h). */
+
+static size_t skip_ws(const char *s, size_t i, size_t end)
 {
-    if (!cJSON_IsObject(obj)) {
-        return NULL;
+    while (i < end && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+        i++;
     }
-    for (const cJSON *c = obj->child; c != NULL; c = c->next) {
-        if (c->string != NULL && strncmp(c->string, key, len) == 0 && c->string[len] == '\0') {
-            return c;
+    return i;
+}
+
+/* s[i] is '"'; the offset just after the closing quote. */
+static size_t skip_string(const char *s, size_t i, size_t end)
+{
+    for (i++; i < end; i++) {
+        if (s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
         }
     }
-    return NULL;
+    return end;
+}
+
+/* The offset just after the value at s[i]. */
+static size_t skip_value(const char *s, size_t i, size_t end)
+{
+    if (i >= end) {
+        return end;
+    }
+    if (s[i] == '"') {
+        return skip_string(s, i, end);
+    }
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < end && !strchr(",}] \t\r\n", s[i])) {
+            i++;
+        }
+        return i;
+    }
+    size_t depth = 0;
+    while (i < end) {
+        char c = s[i];
+        if (c == '"') {
+            i = skip_string(s, i, end);
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+            return i + 1;
+        }
+        i++;
+    }
+    return end;
+}
+
+/* The string at s[i] ('"'), unescaped and NUL-terminated in the store. */
+static const char *string_at(const struct ioc_event *ev, size_t i, size_t end, size_t *len)
+{
+    size_t close = skip_string(ev->raw, i, end) - 1;
+    char *out = ev->store + i + 1;
+    *len = ioc__json_unescape(ev->raw + i + 1, close - (i + 1), out);
+    out[*len] = '\0';
+    return out;
+}
+
+/* Whether the member name at s[i] ('"') is the len bytes of key. */
+static bool name_is(const struct ioc_event *ev, size_t i, size_t end, const char *key, size_t len)
+{
+    const char *s = ev->raw;
+    size_t close = skip_string(s, i, end) - 1;
+    if (!memchr(s + i + 1, '\\', close - (i + 1))) {
+        return close - (i + 1) == len && memcmp(s + i + 1, key, len) == 0;
+    }
+    size_t n;
+    const char *name = string_at(ev, i, end, &n);
+    return n == len && memcmp(name, key, len) == 0;
+}
+
+/* The offset of the value of the first member named key (len bytes) of the
+ * object at s[i], as cJSON_GetObjectItemCaseSensitive would pick; SIZE_MAX
+ * when there is none or s[i] is no object. */
+static size_t member(const struct ioc_event *ev, size_t i, size_t end, const char *key, size_t len)
+{
+    const char *s = ev->raw;
+    if (i >= end || s[i] != '{') {
+        return SIZE_MAX;
+    }
+    i = skip_ws(s, i + 1, end);
+    while (i < end && s[i] == '"') {
+        bool match = name_is(ev, i, end, key, len);
+        i = skip_ws(s, skip_string(s, i, end), end) + 1; /* past the ':' */
+        i = skip_ws(s, i, end);
+        if (match) {
+            return i;
+        }
+        i = skip_ws(s, skip_value(s, i, end), end);
+        if (i < end && s[i] == ',') {
+            i = skip_ws(s, i + 1, end);
+        }
+    }
+    return SIZE_MAX;
 }
 
 static struct ioc_value attr_value(const struct ioc_event *ev, const char *path)
 {
     struct ioc_value v = {IOC_V_MISSING, 0, NULL, 0};
-    const cJSON *j;
-
-    if (ev->json == NULL || path == NULL) {
+    if (ev->attrs == NULL || ev->raw == NULL || ev->store == NULL || path == NULL) {
         return v;
     }
-    j = child(ev->json, "attrs", 5);
-    while (j != NULL) {
+    size_t i = (size_t)(ev->attrs - ev->raw), end = i + ev->attrs_len;
+    for (;;) {
         const char *dot = strchr(path, '.');
         size_t seg = dot ? (size_t)(dot - path) : strlen(path);
-        j = child(j, path, seg);
+        i = member(ev, i, end, path, seg);
+        if (i == SIZE_MAX) {
+            return v;
+        }
         if (dot == NULL) {
             break;
         }
         path = dot + 1;
     }
-    if (cJSON_IsString(j) && j->valuestring != NULL) {
-        return str_value(j->valuestring);
-    }
-    if (cJSON_IsNumber(j)) {
-        return num_value(true, j->valuedouble);
-    }
-    if (cJSON_IsBool(j)) {
+    const char *s = ev->raw;
+    switch (s[i]) {
+    case '"':
+        v.t = IOC_V_STR;
+        v.str = string_at(ev, i, end, &v.len);
+        break;
+    case 't':
+    case 'f':
         v.t = IOC_V_BOOL;
-        v.num = cJSON_IsTrue(j) ? 1 : 0;
+        v.num = s[i] == 't';
+        break;
+    case '{':
+    case '[':
+    case 'n':
+        break;
+    default:
+        v.t = IOC_V_NUM;
+        v.num = ioc__json_number(s + i, skip_value(s, i, end) - i);
+        break;
     }
     return v;
 }

@@ -14,12 +14,18 @@
  * answer (if, not, the branches of anyOf/oneOf) run silently (no reason
  * buffer) and are re-run with one only when their reason is wanted.
  *
+ * The ingest decoder validates without a tree: ioc_schema_check_jval runs
+ * the same checks, silently, on the values it read from the bytes
+ * (struct ioc_jval), and says "unsupported" rather than guess when a check
+ * needs what the decoder did not keep. check() stays the one that explains.
+ *
  * Invariants. A compiled schema is immutable, so any number of threads may
  * validate against it at once. It keeps the parsed schema document alive:
  * property names and enum/const values are borrowed from it. Every node is
  * on one allocation list, so destroy frees everything whatever the shape of
  * the $ref graph (definitions may refer to themselves).
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -78,6 +84,7 @@ struct node;
 
 struct prop {
     const char *name;    /* borrowed from the schema document */
+    size_t name_len;
     struct node *schema; /* NULL: named only in `required`, anything goes */
 };
 
@@ -489,6 +496,19 @@ static int find_prop(const struct node *n, const char *key)
     return -1;
 }
 
+/* find_prop for a key of known length: the decoder's keys are compared by
+ * length first, which settles most of them without reading a byte. */
+static int find_prop_n(const struct node *n, const char *key, size_t len)
+{
+    for (size_t i = 0; i < n->nprops; i++) {
+        const struct prop *pr = &n->props[i];
+        if (pr->name_len == len && pr->name[0] == key[0] && memcmp(pr->name, key, len) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static int check_object(const struct node *n, const cJSON *v, const struct path *p, struct vctx *c)
 {
     if (n->nprops == 0 && n->addl == ADDL_ANY) {
@@ -745,6 +765,290 @@ int ioc_schema_validate(const struct ioc_schema *s, const struct cJSON *doc, cha
     return check(s->root, doc, NULL, &c) == 0 ? 0 : IOC_ESCHEMA;
 }
 
+/* ---- Validation of the ingest decoder's values (no tree) --------------- */
+
+/* The same checks as check() above, on values the ingest decoder (event.c)
+ * built from the bytes without a cJSON tree, silently: the decoder only needs
+ * the verdict, and asks check() for the reason by decoding again the old way
+ * when the verdict is "invalid". The two must agree on every document; the
+ * event fuzzer compares them. A value may lack what a check needs (the
+ * members of an object the decoder skipped, the items of an array): the
+ * answer is then JV_UNSUPPORTED, never a guess. */
+
+#define JV_UNSUPPORTED IOC_SCHEMA_UNSUPPORTED
+
+static unsigned jval_types(const struct ioc_jval *v)
+{
+    switch (v->kind) {
+    case IOC_J_NULL:
+        return TY_NULL;
+    case IOC_J_BOOL:
+        return TY_BOOLEAN;
+    case IOC_J_NUM:
+        if (!isfinite(v->num)) {
+            return 0;
+        }
+        return v->num == floor(v->num) ? TY_NUMBER | TY_INTEGER : TY_NUMBER;
+    case IOC_J_STR:
+        return TY_STRING;
+    case IOC_J_ARR:
+        return TY_ARRAY;
+    case IOC_J_OBJ:
+        return TY_OBJECT;
+    }
+    return 0;
+}
+
+/* cJSON_Compare(a, v, true) for a schema constant a: 1 equal, 0 not, or
+ * JV_UNKNOWN for containers, whose members the decoder does not keep. */
+#define JV_UNKNOWN 2
+static int jval_equals(const cJSON *a, const struct ioc_jval *v)
+{
+    switch (a->type & 0xFF) {
+    case cJSON_String:
+        return v->kind == IOC_J_STR && a->valuestring && strcmp(a->valuestring, v->str) == 0;
+    case cJSON_Number: {
+        if (v->kind != IOC_J_NUM) {
+            return 0;
+        }
+        /* cJSON compares numbers with a relative tolerance; so must this. */
+        double x = a->valuedouble, y = v->num;
+        double m = fabs(x) > fabs(y) ? fabs(x) : fabs(y);
+        return fabs(x - y) <= m * DBL_EPSILON;
+    }
+    case cJSON_True:
+        return v->kind == IOC_J_BOOL && v->b;
+    case cJSON_False:
+        return v->kind == IOC_J_BOOL && !v->b;
+    case cJSON_NULL:
+        return v->kind == IOC_J_NULL;
+    }
+    return v->kind == IOC_J_ARR || v->kind == IOC_J_OBJ ? JV_UNKNOWN : 0;
+}
+
+static int jcheck(const struct node *n, const struct ioc_jval *v, int depth);
+
+/* An object that admits any other member (an if-condition, a then-branch of
+ * required names) is checked property by property: each of its few names is
+ * looked for among the members, which is what check_object's walk over the
+ * members amounts to when no member can be refused for being unknown. */
+static int jcheck_props(const struct node *n, const struct ioc_jval *v, int depth)
+{
+    for (size_t i = 0; i < n->nprops; i++) {
+        const char *name = n->props[i].name;
+        size_t name_len = n->props[i].name_len;
+        const struct ioc_jmember *found = NULL;
+        for (size_t k = 0; k < v->nmembers; k++) {
+            const struct ioc_jmember *m = &v->members[k];
+            if (m->key_len == name_len && m->key[0] == name[0] &&
+                memcmp(m->key, name, name_len) == 0) {
+                if (found) {
+                    return -1; /* duplicate property */
+                }
+                found = m;
+            }
+        }
+        if (!found) {
+            if (n->required & (UINT64_C(1) << i)) {
+                return -1;
+            }
+            continue;
+        }
+        int rc;
+        if (i < n->ndeclared && n->props[i].schema &&
+            (rc = jcheck(n->props[i].schema, &found->v, depth)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int jcheck_object(const struct node *n, const struct ioc_jval *v, int depth)
+{
+    if (n->nprops == 0 && n->addl == ADDL_ANY) {
+        return 0;
+    }
+    if (!v->members_kept) {
+        return JV_UNSUPPORTED;
+    }
+    if (n->addl == ADDL_ANY) {
+        return jcheck_props(n, v, depth);
+    }
+    uint64_t seen = 0;
+    for (size_t k = 0; k < v->nmembers; k++) {
+        const struct ioc_jmember *m = &v->members[k];
+        /* The decoder found the property when it read the member, if it
+         * read it against this node. */
+        int i = m->node == (const struct ioc_schema_node *)n ? m->prop
+                                                              : find_prop_n(n, m->key, m->key_len);
+        int rc;
+        if (i >= 0) {
+            if (seen & (UINT64_C(1) << i)) {
+                return -1; /* duplicate property */
+            }
+            seen |= UINT64_C(1) << i;
+            if ((size_t)i < n->ndeclared) {
+                if (n->props[i].schema && (rc = jcheck(n->props[i].schema, &m->v, depth)) != 0) {
+                    return rc;
+                }
+                continue;
+            }
+        }
+        if (n->addl == ADDL_NONE) {
+            return -1;
+        }
+        if (n->addl == ADDL_SCHEMA && (rc = jcheck(n->addl_schema, &m->v, depth)) != 0) {
+            return rc;
+        }
+    }
+    return (n->required & ~seen) ? -1 : 0;
+}
+
+static int jcheck(const struct node *n, const struct ioc_jval *v, int depth)
+{
+    int rc;
+    if (++depth > MAX_DEPTH || (n->flags & F_FALSE)) {
+        return -1;
+    }
+    if (n->ref && (rc = jcheck(n->ref, v, depth)) != 0) {
+        return rc;
+    }
+    unsigned t = jval_types(v);
+    if (n->types && !(t & n->types)) {
+        return -1;
+    }
+    if (n->konst && (rc = jval_equals(n->konst, v)) != 1) {
+        return rc == 0 ? -1 : JV_UNSUPPORTED;
+    }
+    if (n->enum_vals) {
+        bool found = false;
+        for (const cJSON *e = n->enum_vals->child; e && !found; e = e->next) {
+            if ((rc = jval_equals(e, v)) == JV_UNKNOWN) {
+                return JV_UNSUPPORTED;
+            }
+            found = rc == 1;
+        }
+        if (!found) {
+            return -1;
+        }
+    }
+    if (t & TY_NUMBER) {
+        double d = v->num;
+        if (((n->flags & F_MIN) && d < n->minimum) || ((n->flags & F_MAX) && d > n->maximum) ||
+            ((n->flags & F_XMIN) && d <= n->xminimum) ||
+            ((n->flags & F_XMAX) && d >= n->xmaximum)) {
+            return -1;
+        }
+    }
+    if (t & TY_STRING) {
+        if (n->flags & (F_MINLEN | F_MAXLEN)) {
+            bool need = ((n->flags & F_MAXLEN) && v->len > n->max_len) ||
+                        ((n->flags & F_MINLEN) && v->len / 4 < n->min_len);
+            size_t cp = need ? utf8_count(v->str, v->len) : 0;
+            if (need && (((n->flags & F_MAXLEN) && cp > n->max_len) ||
+                         ((n->flags & F_MINLEN) && cp < n->min_len))) {
+                return -1;
+            }
+        }
+        int64_t ms;
+        if ((n->flags & F_DATETIME) && ioc_time_parse(v->str, &ms) != 0) {
+            return -1;
+        }
+    }
+    if ((t & TY_ARRAY) && (n->items || (n->flags & (F_MINITEMS | F_MAXITEMS)))) {
+        return JV_UNSUPPORTED; /* the decoder keeps no items */
+    }
+    if ((t & TY_OBJECT) && (rc = jcheck_object(n, v, depth)) != 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < n->nall; i++) {
+        if ((rc = jcheck(n->all_of[i], v, depth)) != 0) {
+            return rc;
+        }
+    }
+    if (n->nany > 0) {
+        bool any = false;
+        for (size_t i = 0; i < n->nany && !any; i++) {
+            if ((rc = jcheck(n->any_of[i], v, depth)) == JV_UNSUPPORTED) {
+                return rc;
+            }
+            any = rc == 0;
+        }
+        if (!any) {
+            return -1;
+        }
+    }
+    if (n->none > 0) {
+        size_t matches = 0;
+        for (size_t i = 0; i < n->none; i++) {
+            if ((rc = jcheck(n->one_of[i], v, depth)) == JV_UNSUPPORTED) {
+                return rc;
+            }
+            matches += rc == 0;
+        }
+        if (matches != 1) {
+            return -1;
+        }
+    }
+    if (n->not_) {
+        if ((rc = jcheck(n->not_, v, depth)) == JV_UNSUPPORTED) {
+            return rc;
+        }
+        if (rc == 0) {
+            return -1;
+        }
+    }
+    if (n->if_) {
+        if ((rc = jcheck(n->if_, v, depth)) == JV_UNSUPPORTED) {
+            return rc;
+        }
+        const struct node *branch = rc == 0 ? n->then_ : n->else_;
+        if (branch && (rc = jcheck(branch, v, depth)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int ioc_schema_check_jval(const struct ioc_schema *s, const struct ioc_jval *v)
+{
+    int rc = jcheck(s->root, v, 0);
+    return rc == 0 ? 0 : rc == JV_UNSUPPORTED ? IOC_SCHEMA_UNSUPPORTED : IOC_ESCHEMA;
+}
+
+const struct ioc_schema_node *ioc_schema_root(const struct ioc_schema *s)
+{
+    return (const struct ioc_schema_node *)s->root;
+}
+
+/* Only the object's own properties and additionalProperties say where a
+ * member's value is checked; a node that reaches its members otherwise
+ * (through $ref or a combinator) gets NULL, and the member's objects are then
+ * skipped, so a check that needs them answers "unsupported", not "valid". */
+const struct ioc_schema_node *ioc_schema_member(const struct ioc_schema_node *sn, const char *key,
+                                                size_t len, int *prop)
+{
+    const struct node *n = (const struct node *)sn;
+    *prop = -1;
+    if (!n) {
+        return NULL;
+    }
+    int i = find_prop_n(n, key, len);
+    *prop = i;
+    if (i >= 0 && (size_t)i < n->ndeclared) {
+        return (const struct ioc_schema_node *)n->props[i].schema;
+    }
+    return n->addl == ADDL_SCHEMA ? (const struct ioc_schema_node *)n->addl_schema : NULL;
+}
+
+bool ioc_schema_wants_members(const struct ioc_schema_node *sn)
+{
+    const struct node *n = (const struct node *)sn;
+    return n && !(n->nprops == 0 && n->addl == ADDL_ANY && !n->ref && n->nall == 0 &&
+                  n->nany == 0 && n->none == 0 && !n->not_ && !n->if_ && !n->konst &&
+                  !n->enum_vals && !(n->flags & F_FALSE));
+}
+
 /* ---- Compilation -------------------------------------------------------- */
 
 /* JSON-pointer position inside the schema document, for compile errors. */
@@ -985,6 +1289,7 @@ static int build_props(struct comp *c, struct node *n, const cJSON *props, const
         }
         struct prop *pr = &n->props[n->nprops++];
         pr->name = it->string;
+        pr->name_len = strlen(it->string);
         int rc = compile_sub(c, it, &kp, &pr->schema);
         if (rc != 0) {
             return rc;
@@ -1003,6 +1308,7 @@ static int build_props(struct comp *c, struct node *n, const cJSON *props, const
             }
             i = (int)n->nprops++;
             n->props[i].name = it->valuestring;
+            n->props[i].name_len = strlen(it->valuestring);
         }
         if (n->required & (UINT64_C(1) << i)) {
             return comp_error(c, &rp, "\"%s\" is listed twice", it->valuestring);

@@ -7,10 +7,13 @@
  * does. Beyond what the sanitizers catch, the harness checks decode's
  * contract in event.h: a failure has one of the documented codes, a
  * non-empty reason and a cleared event; a success has the required fields,
- * and borrows the input bytes. A decoded event is then read the way rules
- * read it (every field through ioc_event_get, a set of compiled expressions
- * over all operators, its time formatted) and cleared, so the lifted members
- * and the JSON tree they borrow from are exercised together.
+ * and borrows the input bytes. The decoder's fast path (no tree) must agree
+ * with its reference (cJSON and the schema validator) on every input: an
+ * accepted event is checked against the reference, and so is every reject
+ * (the same code and reason, never an accept). A decoded
+ * event is then read the way rules read it (every field through
+ * ioc_event_get, attrs.* found in the raw text, a set of compiled expressions
+ * over all operators, its time formatted) and cleared.
  */
 #include <stdio.h>
 #include <string.h>
@@ -115,14 +118,29 @@ int ioc_fuzz_event(const uint8_t *data, size_t size)
         IOC_FUZZ_ASSERT(strcmp(ioc_reject_reason(rc), "invalid") != 0, "no reject reason");
         IOC_FUZZ_ASSERT(reason[0] != '\0', "a reject without a reason");
         IOC_FUZZ_ASSERT(memchr(reason, '\0', sizeof reason) != NULL, "reason not terminated");
-        IOC_FUZZ_ASSERT(ev.json == NULL && ev.id == NULL && ev.has == 0, "event not cleared");
+        IOC_FUZZ_ASSERT(ev.store == NULL && ev.id == NULL && ev.has == 0, "event not cleared");
+        /* Every reject's reason comes from the reference: asked again, it must
+         * refuse with the same code and words. Accepting would mean the fast
+         * path refused a valid event. (Not judged by the words alone: a
+         * message may quote anything, the decoder's own wording included.) */
+        char ref_why[512];
+        int ref_rc = ioc_decoder_explain(ioc_fuzz__decoder(), (const char *)data, size, ref_why,
+                                         sizeof ref_why);
+        IOC_FUZZ_ASSERT(ref_rc != 0, "the fast decoder refused an event the reference accepts");
+        IOC_FUZZ_ASSERT(ref_rc == rc && strcmp(ref_why, reason) == 0,
+                        "the reject differs from the reference's");
         return 0;
     }
-    IOC_FUZZ_ASSERT(ev.json != NULL && ev.id != NULL && ev.type != NULL, "required fields");
+    /* And the other way round: the fast path accepts nothing the reference refuses. */
+    char ref_reason[512];
+    IOC_FUZZ_ASSERT(ioc_decoder_explain(ioc_fuzz__decoder(), (const char *)data, size, ref_reason,
+                                        sizeof ref_reason) == 0,
+                    "the fast decoder accepted an event the reference refuses");
+    IOC_FUZZ_ASSERT(ev.store != NULL && ev.id != NULL && ev.type != NULL, "required fields");
     IOC_FUZZ_ASSERT((unsigned)ev.source < IOC_SRC__COUNT, "source out of range");
     IOC_FUZZ_ASSERT(ev.raw == (const char *)data && ev.raw_len == size, "raw bytes");
     read_event(&ev);
     ioc_event_clear(&ev);
-    IOC_FUZZ_ASSERT(ev.json == NULL, "ioc_event_clear left the tree");
+    IOC_FUZZ_ASSERT(ev.store == NULL, "ioc_event_clear left the store");
     return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include <cjson/cJSON.h>
 #include <time.h>
+#include <math.h>
 
 #include "ioc/error.h"
 #include "ioc/event.h"
@@ -52,8 +53,11 @@ static struct result decode_n(struct ioc_decoder *d, const char *msg, size_t len
         /* raw borrows the bytes; point it back at the caller's copy. */
         CHECK(ev->raw == copy && ev->raw_len == len);
         ev->raw = msg;
+        if (ev->attrs) {
+            ev->attrs = msg + (ev->attrs - copy);
+        }
     } else {
-        CHECK(ev->json == NULL && ev->id == NULL && ev->has == 0);
+        CHECK(ev->store == NULL && ev->id == NULL && ev->has == 0);
     }
     free(copy);
     return r;
@@ -105,9 +109,9 @@ TEST(good_sensor_event)
     CHECK_EQ_INT(ev.has, IOC_HAS_VALUE | IOC_HAS_LOC);
     CHECK(ev.value == 1.62 && ev.lat == 13.7563 && ev.lon == 100.5018);
     CHECK_EQ_INT(ev.received, 42);
-    CHECK(cJSON_IsObject(ev.json));
+    CHECK(ev.attrs == NULL && ev.store != NULL);
     ioc_event_clear(&ev);
-    CHECK(ev.json == NULL && ev.id == NULL);
+    CHECK(ev.store == NULL && ev.id == NULL);
     ioc_event_clear(&ev); /* a cleared event clears again */
     ioc_decoder_destroy(d);
 }
@@ -149,8 +153,12 @@ TEST(good_complaint_with_thai_text)
     CHECK_STR(ev.text, "น้ำไม่ไหลตั้งแต่เช้า");
     CHECK_EQ_INT(ev.ts, INT64_C(1770773472500));
     CHECK(ev.device == NULL && ev.has == 0);
-    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(ev.json, "attrs");
-    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, "ticket")), "TF-42");
+    struct ioc_fieldref ticket;
+    REQUIRE(ioc_fieldref_parse("attrs.ticket", 12, &ticket) == 0);
+    struct ioc_value v = ioc_event_get(&ev, &ticket);
+    CHECK_EQ_INT(v.t, IOC_V_STR);
+    CHECK_STR(v.str, "TF-42");
+    ioc_fieldref_close(&ticket);
     ioc_event_clear(&ev);
     ioc_decoder_destroy(d);
 }
@@ -393,4 +401,210 @@ TEST(decoder_create_refuses_bad_schemas)
     CHECK_CONTAINS(err, "invalid JSON");
     CHECK_EQ_INT(ioc_decoder_create("{}", 2, 0, &d, err, sizeof err), IOC_EINVAL);
     ioc_decoder_destroy(NULL);
+}
+
+/* ---- The fast path: no tree, and the same verdicts as the reference ---- */
+
+#define HEAD "{\"id\": \"x\", \"source\": \"system\", \"type\": \"t\", \"ts\": 1"
+
+static struct ioc_value attr(const struct ioc_event *ev, const char *name)
+{
+    struct ioc_fieldref ref;
+    REQUIRE(ioc_fieldref_parse(name, strlen(name), &ref) == 0);
+    struct ioc_value v = ioc_event_get(ev, &ref);
+    ioc_fieldref_close(&ref);
+    return v;
+}
+
+TEST(small_events_use_the_inline_store_large_ones_own_a_block)
+{
+    struct ioc_decoder *d = decoder();
+    struct ioc_event ev;
+    struct result r = decode(d, HEAD ", \"zone\": \"Z03\"}", &ev);
+    REQUIRE(r.rc == 0);
+    CHECK(ev.store == ev.inline_store && !ev.store_owned);
+    CHECK_STR(ev.zone, "Z03");
+    ioc_event_clear(&ev);
+
+    /* 3000 bytes of text: over the inline store, so the event owns a block. */
+    size_t hl = strlen(HEAD ", \"text\": \"");
+    char *msg = malloc(hl + 3000 + 3);
+    REQUIRE(msg);
+    memcpy(msg, HEAD ", \"text\": \"", hl);
+    memset(msg + hl, 'a', 3000);
+    memcpy(msg + hl + 3000, "\"}", 3);
+    r = decode(d, msg, &ev);
+    REQUIRE(r.rc == 0);
+    CHECK(ev.store_owned && ev.store != ev.inline_store);
+    CHECK_EQ_INT(strlen(ev.text), 3000);
+    ioc_event_clear(&ev);
+    CHECK(ev.store == NULL && !ev.store_owned);
+    free(msg);
+    ioc_decoder_destroy(d);
+}
+
+TEST(escapes_and_surrogate_pairs_are_decoded)
+{
+    struct ioc_decoder *d = decoder();
+    struct ioc_event ev;
+    /* An escaped member name is the same name: this is the id. */
+    struct result r = decode(d,
+                             "{\"\\u0069d\": \"a\\u0041\\n\\\"\\/\\\\\", \"source\": \"system\", "
+                             "\"type\": \"t\", \"ts\": 1, \"text\": \"\\ud83d\\ude00 \\u0e19\"}",
+                             &ev);
+    REQUIRE(r.rc == 0);
+    CHECK_STR(ev.id, "aA\n\"/\\");
+    CHECK_STR(ev.text, "\xF0\x9F\x98\x80 \xE0\xB8\x99");
+    ioc_event_clear(&ev);
+    /* A surrogate must come as a high-low pair; the reference says where. */
+    REJECT(d, HEAD ", \"text\": \"\\ud83d\"}", IOC_EJSON, "invalid JSON at byte 63");
+    REJECT(d, HEAD ", \"text\": \"\\ude00\\ud83d\"}", IOC_EJSON, "invalid JSON at byte 63");
+    REJECT(d, HEAD ", \"text\": \"\\ud83d\\u0041\"}", IOC_EJSON, "invalid JSON at byte 63");
+    ioc_decoder_destroy(d);
+}
+
+/* Duplicate names: refused where the schema names the property (the engine
+ * and the validator could otherwise read different values); allowed inside
+ * attrs, which the schema leaves open, where the first one counts, as it did
+ * with cJSON's lookup. */
+TEST(duplicate_names_refused_in_the_schema_first_wins_in_attrs)
+{
+    struct ioc_decoder *d = decoder();
+    REJECT(d, HEAD ", \"loc\": {\"lat\": 1, \"lat\": 2, \"lon\": 3}}", IOC_ESCHEMA,
+           "loc.lat: duplicate property");
+    REJECT(d, HEAD ", \"ts\": 2}", IOC_ESCHEMA, "ts: duplicate property");
+    struct ioc_event ev;
+    struct result r = decode(d, HEAD ", \"attrs\": {\"a\": 1, \"a\": \"two\"}}", &ev);
+    REQUIRE(r.rc == 0);
+    struct ioc_value v = attr(&ev, "attrs.a");
+    CHECK(v.t == IOC_V_NUM && v.num == 1);
+    ioc_event_clear(&ev);
+    ioc_decoder_destroy(d);
+}
+
+TEST(attrs_are_found_in_the_raw_text)
+{
+    struct ioc_decoder *d = decoder();
+    struct ioc_event ev;
+    struct result r = decode(d,
+                             HEAD ", \"attrs\": {\"list\": [1, {\"depth\": 9}], \"n\\u0061me\": "
+                                  "\"g\\u00e9 \\\"q\\\"\", \"a\": {\"b\": {\"c\": -2.5e1}}, "
+                                  "\"ok\": true, \"no\": false, \"nil\": null, \"depth\": 3}}",
+                             &ev);
+    REQUIRE(r.rc == 0);
+    struct ioc_value v = attr(&ev, "attrs.name");
+    CHECK_EQ_INT(v.t, IOC_V_STR);
+    CHECK_STR(v.str, "g\xC3\xA9 \"q\"");
+    CHECK_EQ_INT(v.len, strlen("g\xC3\xA9 \"q\""));
+    v = attr(&ev, "attrs.a.b.c");
+    CHECK(v.t == IOC_V_NUM && v.num == -25);
+    v = attr(&ev, "attrs.depth"); /* not the one inside the list */
+    CHECK(v.t == IOC_V_NUM && v.num == 3);
+    v = attr(&ev, "attrs.ok");
+    CHECK(v.t == IOC_V_BOOL && v.num == 1);
+    v = attr(&ev, "attrs.no");
+    CHECK(v.t == IOC_V_BOOL && v.num == 0);
+    CHECK_EQ_INT(attr(&ev, "attrs.nil").t, IOC_V_MISSING);
+    CHECK_EQ_INT(attr(&ev, "attrs.list").t, IOC_V_MISSING);
+    CHECK_EQ_INT(attr(&ev, "attrs.a.b").t, IOC_V_MISSING);
+    CHECK_EQ_INT(attr(&ev, "attrs.a.b.c.d").t, IOC_V_MISSING);
+    CHECK_EQ_INT(attr(&ev, "attrs.missing").t, IOC_V_MISSING);
+    /* The same string twice: both reads are the same, stable text. */
+    const char *first = attr(&ev, "attrs.name").str;
+    CHECK(attr(&ev, "attrs.name").str == first);
+    ioc_event_clear(&ev);
+    r = decode(d, HEAD "}", &ev);
+    REQUIRE(r.rc == 0);
+    CHECK_EQ_INT(attr(&ev, "attrs.a").t, IOC_V_MISSING);
+    ioc_event_clear(&ev);
+    ioc_decoder_destroy(d);
+}
+
+TEST(nesting_and_number_limits_are_cjsons)
+{
+    struct ioc_decoder *d = decoder();
+    /* The top level and attrs are two levels; 998 arrays more make 1000, the
+     * most cJSON (the reference) takes. */
+    for (int extra = 998; extra <= 999; extra++) {
+        size_t hl = strlen(HEAD ", \"attrs\": {\"x\": ");
+        char *msg = malloc(hl + 2 * (size_t)extra + 3);
+        REQUIRE(msg);
+        memcpy(msg, HEAD ", \"attrs\": {\"x\": ", hl);
+        memset(msg + hl, '[', (size_t)extra);
+        memset(msg + hl + extra, ']', (size_t)extra);
+        memcpy(msg + hl + 2 * (size_t)extra, "}}", 3);
+        struct ioc_event ev;
+        struct result r = decode(d, msg, &ev);
+        CHECK_EQ_INT(r.rc, extra == 998 ? 0 : IOC_EJSON);
+        if (r.rc == 0) {
+            ioc_event_clear(&ev);
+        } else {
+            CHECK_CONTAINS(r.reason, "invalid JSON at byte");
+        }
+        free(msg);
+    }
+    /* 1e999 is no finite number: fine where nothing checks it, refused as a value. */
+    struct ioc_event ev;
+    struct result r = decode(d, HEAD ", \"attrs\": {\"big\": 1e999, \"small\": -1e-999}}", &ev);
+    REQUIRE(r.rc == 0);
+    struct ioc_value v = attr(&ev, "attrs.big");
+    CHECK(v.t == IOC_V_NUM && isinf(v.num));
+    ioc_event_clear(&ev);
+    REJECT(d,
+           "{\"id\": \"x\", \"source\": \"sensor\", \"type\": \"t\", \"ts\": 1, \"device\": \"F\", "
+           "\"value\": 1e999}",
+           IOC_ESCHEMA, "value: expected number, got a number out of range");
+    /* Numbers of any length, as cJSON takes them: 400 digits are infinite. */
+    char digits[401];
+    memset(digits, '1', 400);
+    digits[400] = '\0';
+    char msg[600];
+    for (int k = 60; k <= 400; k += 340) {
+        snprintf(msg, sizeof msg, HEAD ", \"attrs\": {\"n\": %.*s.5}}", k, digits);
+        r = decode(d, msg, &ev);
+        REQUIRE(r.rc == 0);
+        v = attr(&ev, "attrs.n");
+        CHECK(v.t == IOC_V_NUM && (k == 60 ? v.num > 1e59 : isinf(v.num)));
+        ioc_event_clear(&ev);
+    }
+    /* Numbers read exactly as strtod reads them, on either path. */
+    static const char *const nums[] = {"0.1", "1.62", "-0", "13.7563", "1e22", "1e23",
+                                       "123456789012345678", "4.9e-324", "0.30000000000000004"};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        double want = strtod(nums[i], NULL);
+        double got = ioc__json_number(nums[i], strlen(nums[i]));
+        CHECK(memcmp(&want, &got, sizeof want) == 0);
+    }
+    ioc_decoder_destroy(d);
+}
+
+/* Every line of a recorded city day: the fast path and the reference agree
+ * on the verdict, and on the reason of each reject (which comes from it). */
+TEST(fast_path_agrees_with_the_reference_on_a_city_day)
+{
+    struct ioc_decoder *d = decoder();
+    FILE *f = fopen(IOC_SOURCE_DIR "/test/data/city-day.jsonl", "rb");
+    REQUIRE(f);
+    char *line = NULL;
+    size_t cap = 0, n = 0, accepted = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        size_t len = (size_t)got;
+        struct ioc_event ev;
+        char reason[512], ref[512];
+        int rc = ioc_decoder_decode(d, line, len, 0, &ev, reason, sizeof reason);
+        int ref_rc = ioc_decoder_explain(d, line, len, ref, sizeof ref);
+        CHECK_EQ_INT(rc, ref_rc);
+        if (rc == 0) {
+            accepted++;
+            ioc_event_clear(&ev);
+        } else {
+            CHECK_STR(reason, ref);
+        }
+        n++;
+    }
+    free(line);
+    fclose(f);
+    CHECK(n > 5000 && accepted + 5 > n);
+    ioc_decoder_destroy(d);
 }

@@ -5,7 +5,8 @@
  * a struct ioc_event: it checks the size, the UTF-8, the JSON, and the event
  * schema (schemas/event.schema.json, read at run time), then lifts the
  * standard fields into typed members so that matching never searches the JSON
- * tree for them. attrs.* stays in the tree and is looked up by path.
+ * for them. No tree is built: attrs.* stays JSON text inside the raw bytes and
+ * is looked up by path when a rule asks.
  *
  * Threads: a decoder is used by one thread at a time.
  */
@@ -16,7 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cJSON;
 struct ioc_schema;
 
 enum ioc_source {
@@ -38,8 +38,12 @@ enum {
     IOC_HAS_LOC = 1u << 2,
 };
 
+/* Bytes of string storage inside the event itself: events shorter than this
+ * (nearly all) are decoded without any allocation. */
+#define IOC_EVENT_INLINE 1024
+
 struct ioc_event {
-    /* Strings borrow from json; NULL when the field is absent. */
+    /* Strings are NUL-terminated, in the event's store; NULL when absent. */
     const char *id;
     const char *type;
     const char *device;
@@ -51,13 +55,23 @@ struct ioc_event {
     int64_t ts;       /* event time, ms since the epoch */
     int64_t received; /* wall clock when it arrived, ms since the epoch */
     double value, score, lat, lon;
-    unsigned has;       /* IOC_HAS_* bits for value, score, loc */
-    struct cJSON *json; /* the parsed object; owned by the event */
-    const char *raw;    /* the bytes it came from (borrowed, valid during processing) */
+    unsigned has;      /* IOC_HAS_* bits for value, score, loc */
+    const char *raw;   /* the bytes it came from (borrowed, valid during processing) */
     size_t raw_len;
+    const char *attrs; /* the JSON text of the attrs object inside raw; NULL when absent */
+    size_t attrs_len;
+    /* Unescaped strings, each at the offset of its text in raw (so the store
+     * has raw_len + 1 bytes): inline_store, or a heap block the event owns
+     * (store_owned) for a large event. attrs.* strings are unescaped into it
+     * when a rule reads them. Because the store may be inline, an event must
+     * not be copied by value once decoded. */
+    char *store;
+    bool store_owned;
+    char inline_store[IOC_EVENT_INLINE]; /* last: clearing an event zeroes what precedes it */
 };
 
-/* Frees what the event owns (the JSON tree) and zeroes it; accepts a zeroed event. */
+/* Frees what the event owns (a large event's store) and zeroes its members;
+ * accepts a zeroed event. */
 void ioc_event_clear(struct ioc_event *ev);
 
 /* ---- Fields as rules see them ---------------------------------------- */
@@ -128,12 +142,32 @@ void ioc_decoder_destroy(struct ioc_decoder *d);
 /* Decodes and validates one event. On success returns 0 and fills *ev (the
  * caller clears it with ioc_event_clear); ev->raw borrows bytes. On failure
  * returns IOC_ETOOBIG, IOC_EENCODING, IOC_EJSON, IOC_ESOURCE (a source the
- * schema does not know) or IOC_ESCHEMA, leaves *ev
+ * schema does not know) or IOC_ESCHEMA (IOC_ENOMEM only when an event of
+ * IOC_EVENT_INLINE bytes or more finds no memory for its store), leaves *ev
  * cleared, and writes a human-readable reason naming the field or byte offset
  * ("value: expected a number, got a string", "invalid JSON at byte 17") into
- * reason. received is stored into ev->received. */
+ * reason. received is stored into ev->received. Strings of the event live in
+ * the event (see struct ioc_event); attrs.* read from bytes, which must stay
+ * valid while the event is read. */
 int ioc_decoder_decode(struct ioc_decoder *d, const char *bytes, size_t len, int64_t received,
                        struct ioc_event *ev, char *reason, size_t reasonlen);
+
+/* The reference decoder: the same verdict as ioc_decoder_decode, reached
+ * through a cJSON tree and ioc_schema_validate, with the reason. Decode asks
+ * it for the reason of every reject (the fast path only finds verdicts); the
+ * event fuzzer checks that the two agree. 0 or the code decode would return. */
+int ioc_decoder_explain(struct ioc_decoder *d, const char *bytes, size_t len, char *reason,
+                        size_t reasonlen);
+
+/* The value of the JSON number text p[0..n), exactly as strtod (and so cJSON)
+ * reads it. p must be valid JSON text that goes on after the number (as in a
+ * decoded message), unless n is under 64. For the decoder and attrs lookups. */
+double ioc__json_number(const char *p, size_t n);
+
+/* Decodes the escapes of the n-byte body (between the quotes) of a JSON
+ * string the decoder already checked into out, which has room for n bytes;
+ * returns the decoded length (never more than n). No NUL is written. */
+size_t ioc__json_unescape(const char *body, size_t n, char *out);
 
 /* The reject reason code (IOC_REJECT_*) for a decode error code. */
 const char *ioc_reject_reason(int code);

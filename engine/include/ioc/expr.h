@@ -69,6 +69,12 @@ void ioc_expr_free(struct ioc_expr *x);
 /* True when the event satisfies the expression. */
 bool ioc_expr_eval(const struct ioc_expr *x, const struct ioc_event *ev);
 
+/* The same answer as ioc_expr_eval, for an event whose source and type are in
+ * the sets ioc_expr_constraint gives (when it gives them): the event the rule
+ * index routed to x's rule. It skips the leading "source == ..", "type in .."
+ * conjuncts, which such an event always satisfies. */
+bool ioc_expr_eval_indexed(const struct ioc_expr *x, const struct ioc_event *ev);
+
 /* For indexing rules: if every event that satisfies x must have field f
  * (IOC_F_SOURCE or IOC_F_TYPE) equal to one of a finite set of strings, fills
  * *vals with that set (borrowed from x, valid while x lives), *n with its size,
