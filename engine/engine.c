@@ -1575,9 +1575,18 @@ static void accept_event(struct ioc_engine *e, const struct ioc_event *ev)
     drain_feeds(e, ev);
 }
 
-void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
+/* A message the input decoded itself (ioc_engine_submit_decoded). */
+struct decoded {
+    int rc;
+    struct ioc_event *ev;
+    const char *reason;
+};
+
+/* Takes one message: decodes it here, or takes pre's verdict and event. */
+static void submit(struct ioc_engine *e, const void *bytes, size_t len, const struct decoded *pre)
 {
-    struct ioc_event ev;
+    struct ioc_event own;
+    struct ioc_event *ev = pre ? pre->ev : &own;
     char reason[512];
     /* Accepted until the store closes, so inputs can drain while stopping. */
     if (!e->store) {
@@ -1591,7 +1600,13 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
         e->stats.dropped_nomem++;
         return;
     }
-    int rc = ioc_decoder_decode(e->dec, bytes, len, ioc__wall_ms(e), &ev, reason, sizeof reason);
+    int rc;
+    if (pre) {
+        rc = pre->rc;
+        snprintf(reason, sizeof reason, "%s", pre->reason ? pre->reason : "");
+    } else {
+        rc = ioc_decoder_decode(e->dec, bytes, len, ioc__wall_ms(e), ev, reason, sizeof reason);
+    }
     if (rc == IOC_ENOMEM) {
         ioc__nomem(e, "decoding");
         goto flush;
@@ -1603,29 +1618,31 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
     /* (source, id) as one key: the source name cannot contain the separator.
      * Duplicates are checked before lateness, so a sender's resend is counted
      * as what it is rather than as a late event. */
-    const char *src = ioc_source_name(ev.source);
-    size_t sl = strlen(src), il = strlen(ev.id);
+    const char *src = ioc_source_name(ev->source);
+    size_t sl = strlen(src), il = strlen(ev->id);
     char stackkey[256];
     char *key = sl + 1 + il <= sizeof stackkey ? stackkey : malloc(sl + 1 + il);
     if (!key) {
         ioc__nomem(e, "the duplicate filter");
-        ioc_event_clear(&ev);
+        if (!pre) {
+        ioc_event_clear(ev);
+    }
         goto flush;
     }
     memcpy(key, src, sl);
     key[sl] = KEY_SEP;
-    memcpy(key + sl + 1, ev.id, il);
+    memcpy(key + sl + 1, ev->id, il);
     int64_t lateness = e->cfg->engine.lateness_ms;
     if (ioc_map_get(&e->seen, key, sl + 1 + il)) {
         e->stats.duplicates++;
-    } else if (e->have_clock && ev.ts < e->clock) {
+    } else if (e->have_clock && ev->ts < e->clock) {
         char t1[40], t2[40];
         snprintf(reason, sizeof reason, "late: event time %s is before the watermark %s",
-                 ioc_time_format(ev.ts, t1, sizeof t1), ioc_time_format(e->clock, t2, sizeof t2));
+                 ioc_time_format(ev->ts, t1, sizeof t1), ioc_time_format(e->clock, t2, sizeof t2));
         reject(e, IOC_ELATE, reason, bytes, len);
     } else {
-        if (!e->have_ts || ev.ts > e->newest_ts) {
-            e->newest_ts = ev.ts;
+        if (!e->have_ts || ev->ts > e->newest_ts) {
+            e->newest_ts = ev->ts;
             e->newest_wall = ioc__wall_ms(e);
             e->have_ts = 1;
             seen_evict(e, e->newest_ts - e->cfg->engine.dedup_window_ms);
@@ -1633,15 +1650,17 @@ void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
              * matched: they are due earlier in event time. */
             advance(e, e->newest_ts - lateness);
         }
-        if (seen_push(e, key, sl + 1 + il, ev.ts) != 0) {
+        if (seen_push(e, key, sl + 1 + il, ev->ts) != 0) {
             ioc__nomem(e, "the duplicate filter");
         }
-        accept_event(e, &ev);
+        accept_event(e, ev);
     }
     if (key != stackkey) {
         free(key);
     }
-    ioc_event_clear(&ev);
+    if (!pre) {
+        ioc_event_clear(ev);
+    }
 flush:
     if (e->nomem) {
         /* Counted once, as dropped and not as taken, whatever part of it got
@@ -1669,6 +1688,29 @@ flush:
     if (ioc_batch_size(e->batch) >= (size_t)e->cfg->engine.batch_max) {
         flush_batch(e, 1);
     }
+}
+
+void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len)
+{
+    submit(e, bytes, len, NULL);
+}
+
+void ioc_engine_submit_decoded(struct ioc_engine *e, int rc, struct ioc_event *ev,
+                               const char *reason, const void *bytes, size_t len)
+{
+    struct decoded pre = {rc, ev, reason};
+    submit(e, bytes, len, &pre);
+}
+
+int ioc_engine_decoder_new(struct ioc_engine *e, struct ioc_decoder **out)
+{
+    char err[256];
+    int rc = ioc_decoder_create(ioc_embedded_event_schema, ioc_embedded_event_schema_len,
+                                (size_t)e->cfg->engine.max_event_bytes, out, err, sizeof err);
+    if (rc != 0) {
+        ioc_error(TAG, "cannot make a decoder: %s", err);
+    }
+    return rc;
 }
 
 int ioc_engine_when_durable(struct ioc_engine *e, void (*cb)(void *arg, int status), void *arg)

@@ -177,6 +177,16 @@ static inline void h_track(pid_t pid, int on)
 }
 
 /* Starts iocd and waits for its ready line; returns 0, or -1 if it exited. */
+/* Says why a start failed, with the end of iocd's log, so a failure in CI
+ * can be understood from its output alone. */
+static inline void h_log_tail(const struct iocd *d, const char *why)
+{
+    char *log = h_read(d->log);
+    size_t n = strlen(log);
+    fprintf(stderr, "%s; its log ends:\n%s\n", why, n > 4000 ? log + n - 4000 : log);
+    free(log);
+}
+
 static inline int iocd_start(struct iocd *d)
 {
     /* The log is appended to across restarts: only a "ready" written after
@@ -206,10 +216,12 @@ static inline int iocd_start(struct iocd *d)
         if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
             h_track(d->pid, 0);
             d->pid = 0;
+            h_log_tail(d, "iocd exited before it was ready");
             return -1;
         }
         usleep(10000);
     }
+    h_log_tail(d, "iocd was not ready after 20 s");
     return -1;
 }
 

@@ -80,6 +80,19 @@ const struct ioc_plugin *ioc_plugin_find(enum ioc_plugin_kind kind, const char *
 /* Called by inputs, on the loop thread. */
 void ioc_engine_submit(struct ioc_engine *e, const void *bytes, size_t len);
 void ioc_engine_input_done(struct ioc_engine *e, struct ioc_instance *in);
+
+/* For an input that decodes on a thread of its own: a decoder made like the
+ * engine's (the same schema and size limit), for that thread alone; the
+ * input destroys it. 0, or the decoder's error (logged). */
+struct ioc_decoder;
+int ioc_engine_decoder_new(struct ioc_engine *e, struct ioc_decoder **out);
+/* As ioc_engine_submit, for a message the input already decoded with such a
+ * decoder: rc, *ev and reason are what ioc_decoder_decode gave for bytes.
+ * The event stays the caller's (it clears it after the call); bytes must be
+ * the ones it borrows. The same order, counting and results as submit. */
+struct ioc_event;
+void ioc_engine_submit_decoded(struct ioc_engine *e, int rc, struct ioc_event *ev,
+                               const char *reason, const void *bytes, size_t len);
 /* As ioc_engine_submit, for an input whose senders cannot be made to wait:
  * while the engine is overloaded the message is shed instead, counted (stats
  * `shed`, a rejects row with reason `overload` per period) and reported by
