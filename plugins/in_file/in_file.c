@@ -350,6 +350,20 @@ static int in_file_start(struct ioc_instance *ins, uv_loop_t *loop)
     return 0;
 }
 
+/* Tells the reader to end after the chunk it is on, and waits for it. */
+static void reader_quit(struct in_file *ctx)
+{
+    if (!ctx->reader_started) {
+        return;
+    }
+    uv_mutex_lock(&ctx->mu);
+    ctx->quit = true;
+    uv_cond_signal(&ctx->has_free);
+    uv_mutex_unlock(&ctx->mu);
+    uv_thread_join(&ctx->reader);
+    ctx->reader_started = false;
+}
+
 static void in_file_stop(struct ioc_instance *ins)
 {
     struct in_file *ctx = ins->ctx;
@@ -357,14 +371,7 @@ static void in_file_stop(struct ioc_instance *ins)
         return;
     }
     ctx->stopped = 1;
-    if (ctx->reader_started) {
-        uv_mutex_lock(&ctx->mu);
-        ctx->quit = true;
-        uv_cond_signal(&ctx->has_free);
-        uv_mutex_unlock(&ctx->mu);
-        uv_thread_join(&ctx->reader);
-        ctx->reader_started = false;
-    }
+    reader_quit(ctx);
     if (ctx->live_handles > 0) {
         uv_close((uv_handle_t *)&ctx->async, on_handle_closed);
     }
@@ -386,13 +393,7 @@ static void in_file_destroy(struct ioc_instance *ins)
         ioc_error(ins->name, "destroyed before its handle closed; leaking its state");
         return;
     }
-    if (ctx->reader_started) {
-        uv_mutex_lock(&ctx->mu);
-        ctx->quit = true;
-        uv_cond_signal(&ctx->has_free);
-        uv_mutex_unlock(&ctx->mu);
-        uv_thread_join(&ctx->reader);
-    }
+    reader_quit(ctx);
     if (ctx->fp) {
         fclose(ctx->fp);
     }
