@@ -41,7 +41,10 @@
  * PASSIVE checkpoints beside the writer (WAL lets the two run at once). When
  * the WAL still grows past CKPT_FORCE_FRAMES (the checkpointer cannot keep
  * up, or a reader holds it back), the writer runs a RESTART checkpoint itself,
- * so the WAL stays bounded.
+ * so the WAL stays bounded (about 16 MB). Under a sustained flood that is
+ * where the writer still pauses: a few milliseconds every CKPT_FORCE_FRAMES,
+ * mostly the fsync of the database file; the passive checkpoints before it
+ * have copied nearly everything.
  *
  * Reads (ioc_db_*) open their own read-only connection on the calling thread.
  */
@@ -73,8 +76,10 @@
 /* WAL frames (pages) after which the checkpointer is woken: SQLite's own
  * default threshold. */
 #define CKPT_FRAMES 1000
+/* New WAL frames between two wake-ups of the checkpointer. */
+#define CKPT_STEP 250
 /* WAL frames after which the writer checkpoints itself, waiting if it must. */
-#define CKPT_FORCE_FRAMES 8000
+#define CKPT_FORCE_FRAMES 4000
 /* Arena chunks start small (most batches hold a few records) and double. */
 #define CHUNK_MIN ((size_t)4096)
 #define CHUNK_MAX ((size_t)1 << 20)
@@ -661,6 +666,7 @@ struct ioc_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
     bool failing;          /* the last group had a batch that failed */
+    int ckpt_at;           /* WAL frames at which to wake the checkpointer next */
     uint64_t failed_since; /* batches failed since writes started failing */
     /* Guarded by mu. */
     uv_mutex_t mu;
@@ -1088,7 +1094,13 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     struct ioc_store *s = arg;
     if (frames >= CKPT_FORCE_FRAMES) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-    } else if (frames >= CKPT_FRAMES) {
+    } else if (frames < s->ckpt_at - CKPT_FRAMES) {
+        s->ckpt_at = CKPT_FRAMES; /* the WAL started over */
+    } else if (frames >= s->ckpt_at) {
+        /* Once per CKPT_STEP new frames, not after every commit: a
+         * checkpoint that found the writer mid-commit leaves the WAL as it
+         * is, and the next one has more to copy. */
+        s->ckpt_at = frames + CKPT_STEP;
         uv_mutex_lock(&s->mu);
         s->ckpt_wanted = true;
         uv_cond_signal(&s->has_ckpt);
@@ -1142,12 +1154,16 @@ static void checkpointer_start(struct ioc_store *s)
         s->ckpt_db = NULL;
         return;
     }
-    if (uv_thread_create(&s->ckpt_thread, checkpointer_main, s) != 0) {
+    /* A connection reads the database lazily, and until it has, it does not
+     * know the file is in WAL mode: its checkpoints would do nothing. */
+    if (sqlite3_exec(s->ckpt_db, "PRAGMA journal_mode", NULL, NULL, NULL) != SQLITE_OK ||
+        uv_thread_create(&s->ckpt_thread, checkpointer_main, s) != 0) {
         sqlite3_close(s->ckpt_db);
         s->ckpt_db = NULL;
         return;
     }
     s->ckpt_started = true;
+    s->ckpt_at = CKPT_FRAMES;
     sqlite3_wal_hook(s->db, wal_hook, s);
 }
 

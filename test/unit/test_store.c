@@ -943,3 +943,56 @@ TEST(large_batch_of_events)
                  0);
     fx_cleanup(&fx);
 }
+
+/* The checkpointer copies the WAL into the database while the store is
+ * open, beside the writer: once about a thousand pages are in the WAL, the
+ * database file grows without the writer having to checkpoint (which it
+ * does only past a few thousand pages). */
+TEST(checkpoints_run_beside_the_writer)
+{
+    struct fixture fx;
+    fx_open_opts(&fx, true, 64);
+    struct stat st0;
+    REQUIRE(stat(fx.path, &st0) == 0);
+    static char raw[2000];
+    memset(raw, 'x', sizeof raw);
+    enum { BATCHES = 30, PER = 100 };
+    struct results *r = calloc(1, sizeof(*r));
+    struct slot *slots = calloc(BATCHES, sizeof(*slots));
+    REQUIRE(r && slots);
+    char id[32];
+    for (int i = 0; i < BATCHES; i++) {
+        struct ioc_batch *b = ioc_batch_new();
+        REQUIRE(b);
+        for (int k = 0; k < PER; k++) {
+            snprintf(id, sizeof id, "e%d-%d", i, k);
+            REQUIRE(add_event(b, id, raw, sizeof raw) == 0);
+        }
+        slots[i] = (struct slot){r, i};
+        submit(&fx, b, &slots[i]);
+        uv_run(&fx.loop, UV_RUN_NOWAIT);
+    }
+    CHECK_EQ_INT(uv_run(&fx.loop, UV_RUN_DEFAULT), 0);
+    CHECK_EQ_INT(r->n, BATCHES);
+    char wal[200];
+    snprintf(wal, sizeof wal, "%s-wal", fx.path);
+    struct stat sw, sd;
+    REQUIRE(stat(wal, &sw) == 0);
+    /* Below the writer's own threshold (4000 pages of 4 KiB and a header). */
+    long long frames = (long long)(sw.st_size - 32) / (4096 + 24);
+    CHECK(frames < 4000);
+    /* The checkpointer works on its own time: give it a moment. */
+    for (int i = 0; i < 500; i++) {
+        REQUIRE(stat(fx.path, &sd) == 0);
+        if (sd.st_size > st0.st_size + 1024 * 1024) {
+            break;
+        }
+        usleep(10000);
+    }
+    CHECK(sd.st_size > st0.st_size + 1024 * 1024);
+    fx_close(&fx);
+    CHECK_EQ_INT(q_int(fx.path, "SELECT count(*) FROM events"), BATCHES * PER);
+    free(slots);
+    free(r);
+    fx_cleanup(&fx);
+}
