@@ -10,10 +10,9 @@
  * minutes, would stall the loop for that long each time it doubles or sheds
  * its tombstones. So a full table is only replaced: the new one takes the
  * inserts, lookups try the new one and then the old one, and every insert
- * moves the next MIGRATE_STEP slots of the old table across. The new table is
- * at most 35% full when it starts, and the old one is empty before the new
- * one can fill, so there are never more than two. Deletes and lookups move
- * nothing, which keeps iteration valid across them.
+ * moves the next MIGRATE_STEP slots of the old table across. The old one is
+ * empty before the new one can fill, so there are never more than two.
+ * Deletes and lookups move nothing, which keeps iteration valid across them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +21,14 @@
 #include "ioc/map.h"
 
 #define TOMB(m) ((char *)(m))
-/* Old slots moved per insert while a table is replaced: the old table is
- * empty after cap/MIGRATE_STEP inserts, long before the new one is full. */
-#define MIGRATE_STEP 16
+/* Old slots moved per insert while a table is replaced. The old table is
+ * empty after old_cap/MIGRATE_STEP inserts; the new one starts at most 35%
+ * full, so 4 is the smallest step that empties the old table before the new
+ * one reaches 70%, also when a table sheds its tombstones into one of the
+ * same size (35% + 25%). Smaller is gentler: a move is a cache miss, and
+ * while two tables live every insert probes both, so the extra cost per
+ * insert is what matters to latency, not the length of the move. */
+#define MIGRATE_STEP 4
 
 void ioc_map_init(struct ioc_map *m)
 {
