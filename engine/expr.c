@@ -1050,11 +1050,15 @@ static int parse_list_ref(struct parser *p, uint32_t *set_idx)
  * 9), and low enough that the worst regex under it takes regcomp a few MB and
  * tens of milliseconds, so a rule file full of them still loads. */
 #define RE_MAX_COST 1000.0
+/* Limit on the nesting of repetitions of what may match nothing, under a
+ * repetition without an upper bound (see regex_check): ((a?){1,4}){1,4}+,
+ * 16, compiles in tens of milliseconds; ((a?){1,5}){1,5}+, 25, took 9 s. */
+#define RE_MAX_NULL_NEST 16.0
 
 /* Reads a bound {n}, {n,}, {n,m} or {,m} at s (just past the '{'); returns
  * the end past the '}' and the copies it spells out in *times, or NULL when
  * it is not a bound (regcomp then judges the '{'). */
-static const char *regex_bound(const char *s, double *times)
+static const char *regex_bound(const char *s, double *times, double *low, bool *unbounded)
 {
     char *end = (char *)s;
     double n = 0, m;
@@ -1064,13 +1068,16 @@ static const char *regex_bound(const char *s, double *times)
         return NULL;
     }
     m = n;
+    *unbounded = false;
     if (*end == ',') {
         end++;
-        m = *end >= '0' && *end <= '9' ? (double)strtoul(end, &end, 10) : n + 1;
+        *unbounded = !(*end >= '0' && *end <= '9');
+        m = *unbounded ? n + 1 : (double)strtoul(end, &end, 10);
     }
     if (*end != '}') {
         return NULL;
     }
+    *low = n;
     *times = m > n ? m : n;
     *times = *times < 1 ? 1 : *times;
     return end + 1;
@@ -1091,13 +1098,23 @@ static const char *regex_bound(const char *s, double *times)
 static const char *regex_check(const char *s)
 {
     double total[MAX_DEPTH + 1], last[MAX_DEPTH + 1];
+    /* Per level, for what may match nothing: whether the last atom may (and
+     * its nesting score), whether the alternative read so far may (before
+     * and after the last atom), whether an earlier alternative did, and the
+     * largest score of an atom of the level. */
+    bool last_null[MAX_DEPTH + 1], alt_null[MAX_DEPTH + 1], alt_null_before[MAX_DEPTH + 1];
+    bool any_null[MAX_DEPTH + 1];
+    double last_score[MAX_DEPTH + 1], max_score[MAX_DEPTH + 1];
     bool after_rep = false; /* the last thing read was a repetition */
     int d = 0;
-    total[0] = last[0] = 0;
+    total[0] = last[0] = last_score[0] = max_score[0] = 0;
+    last_null[0] = any_null[0] = false;
+    alt_null[0] = alt_null_before[0] = true;
     while (*s) {
         char c = *s++;
-        double atom = 1, times = 2;
-        const char *past = c == '{' ? regex_bound(s, &times) : NULL;
+        double atom = 1, times = 2, low = c == '+' ? 1 : 0, score = 0;
+        bool unbounded = c == '*' || c == '+', nullable = false;
+        const char *past = c == '{' ? regex_bound(s, &times, &low, &unbounded) : NULL;
         if (c == '*' || c == '?' || c == '+' || past) {
             if (after_rep) {
                 return "a repetition straight after another (a++, a*+, a+?) is undefined in "
@@ -1112,6 +1129,21 @@ static const char *regex_check(const char *s)
                 return "regular expression too large once its repetitions are spelled out "
                        "(over 1000 atoms): nest fewer +, * and {n,m}";
             }
+            /* Copies of what may match nothing, nested, make regcomp's
+             * closure computation exponential once a loop goes around them. */
+            if (unbounded && last_null[d] && last_score[d] > RE_MAX_NULL_NEST) {
+                return "regular expression too costly to compile: a repetition without an "
+                       "upper bound (*, +, {n,}) around nested repetitions of what may match "
+                       "nothing (such as ((a?){1,3}){1,3}): make the inner parts required";
+            }
+            if (last_null[d]) {
+                last_score[d] *= times;
+            } else if (low == 0) {
+                last_null[d] = true;
+                last_score[d] = 1;
+                alt_null[d] = alt_null_before[d];
+            }
+            max_score[d] = last_score[d] > max_score[d] ? last_score[d] : max_score[d];
             after_rep = true;
             continue;
         }
@@ -1137,17 +1169,29 @@ static const char *regex_check(const char *s)
                 return "regular expression nested more than 64 groups deep";
             }
             d++;
-            total[d] = last[d] = 0;
+            total[d] = last[d] = last_score[d] = max_score[d] = 0;
+            last_null[d] = any_null[d] = false;
+            alt_null[d] = alt_null_before[d] = true;
             continue;
         } else if (c == ')' && d > 0) {
             atom = total[d] + 1;
+            nullable = any_null[d] || alt_null[d];
+            score = nullable ? (max_score[d] > 1 ? max_score[d] : 1) : 0;
             d--;
         } else if (c == '|') {
             last[d] = 0;
+            any_null[d] = any_null[d] || alt_null[d];
+            alt_null[d] = alt_null_before[d] = true;
+            last_null[d] = false;
             continue;
         }
         total[d] += atom;
         last[d] = atom;
+        last_null[d] = nullable;
+        last_score[d] = score;
+        max_score[d] = score > max_score[d] ? score : max_score[d];
+        alt_null_before[d] = alt_null[d];
+        alt_null[d] = alt_null[d] && nullable;
     }
     for (; d > 0; d--) {
         total[d - 1] += total[d];

@@ -273,6 +273,21 @@ TEST(regex_that_expands_too_far_is_refused)
     ioc_expr_free(x);
 }
 
+/* Found by the brief fuzzing of make test: a loop around nested repetitions
+ * of what may match nothing keeps glibc's regcomp busy for minutes, though
+ * its spelled-out size is small. Optional parts side by side, or under a
+ * bounded repetition, stay allowed. */
+TEST(regex_loop_around_nested_optional_parts_is_refused)
+{
+    const char *m = compile_err("text =~ \"((((a?){1,3}){1,3}){1,3}){1,}\"", NULL, IOC_EEXPR, 9);
+    CHECK_CONTAINS(m, "too costly to compile");
+    m = compile_err("text =~ \"(((a|){1,5}){1,5})+\"", NULL, IOC_EEXPR, 9);
+    CHECK_CONTAINS(m, "too costly to compile");
+    struct ioc_expr *x = compile("text =~ \"((((a?){1,3}){1,3}){1,3}){1,3}\" || "
+                                 "text =~ \"(a?b?c?d?e?f?g?h?i?j?)+\" || text =~ \"(a|b?)*c\"");
+    ioc_expr_free(x);
+}
+
 TEST(field_errors_have_columns)
 {
     const char *m = compile_err("value > 1 && vale > 2", NULL, IOC_EFIELD, 14);
