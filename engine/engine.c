@@ -2268,20 +2268,32 @@ void ioc_engine_destroy(struct ioc_engine *e)
     free(e);
 }
 
-void *ioc_engine_zmq(struct ioc_engine *e)
+void *ioc_engine_zmq_bind(struct ioc_instance *ins, int type, const char *bind, int domain,
+                          int hwm_opt, int hwm, int linger)
 {
-    return e->zctx;
-}
-
-int ioc_engine_zmq_secure(struct ioc_engine *e, void *sock, int domain, const char *tag)
-{
+    struct ioc_engine *e = ins->engine;
     char err[256];
-    int rc = ioc_curve_server(sock, &e->cfg->security, (enum ioc_zap_domain)domain, err,
-                              sizeof err);
-    if (rc != 0) {
-        ioc_error(tag, "%s", err);
+    void *sock = zmq_socket(e->zctx, type);
+    if (!sock) {
+        ioc_error(ins->name, "cannot create a socket: %s", zmq_strerror(errno));
+        return NULL;
     }
-    return rc;
+    if (zmq_setsockopt(sock, hwm_opt, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0) {
+        ioc_error(ins->name, "cannot set socket options: %s", zmq_strerror(errno));
+    } else if (ioc_curve_server(sock, &e->cfg->security, (enum ioc_zap_domain)domain, err,
+                                sizeof err) != 0) {
+        ioc_error(ins->name, "%s", err);
+    } else if (zmq_bind(sock, bind) != 0) {
+        ioc_error(ins->name, "cannot bind %s: %s", bind, zmq_strerror(errno));
+    } else {
+        return sock;
+    }
+    /* Nothing went out on it: no reason to linger. */
+    linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(sock);
+    return NULL;
 }
 
 void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *out)

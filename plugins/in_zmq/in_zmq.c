@@ -103,21 +103,9 @@ static int in_zmq_start(struct ioc_instance *ins, uv_loop_t *loop)
     int hwm = (int)conf->rcvhwm;
     int linger = 0;
 
-    ctx->sock = zmq_socket(ioc_engine_zmq(ins->engine), ZMQ_PULL);
+    ctx->sock = ioc_engine_zmq_bind(ins, ZMQ_PULL, conf->bind, IOC_ZAP_INGEST, ZMQ_RCVHWM, hwm,
+                                    linger);
     if (!ctx->sock) {
-        ioc_error(ins->name, "cannot create a PULL socket: %s", zmq_strerror(errno));
-        goto fail;
-    }
-    if (zmq_setsockopt(ctx->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(ctx->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
-        ioc_error(ins->name, "cannot set socket options: %s", zmq_strerror(errno));
-        goto fail;
-    }
-    if (ioc_engine_zmq_secure(ins->engine, ctx->sock, IOC_ZAP_INGEST, ins->name) != 0) {
-        goto fail;
-    }
-    if (zmq_bind(ctx->sock, conf->bind) != 0) {
-        ioc_error(ins->name, "cannot bind %s: %s", conf->bind, zmq_strerror(errno));
         goto fail;
     }
     if (ioc_zsock_start(&ctx->zs, loop, ctx->sock, drain, NULL, ctx) != 0) {

@@ -322,22 +322,13 @@ static int in_rel_start(struct ioc_instance *ins, uv_loop_t *loop)
     int linger = LINGER_MS;
     int mandatory = 0; /* the default, said out loud: never block on a vanished sender */
 
-    ctx->sock = zmq_socket(ioc_engine_zmq(ins->engine), ZMQ_ROUTER);
+    ctx->sock = ioc_engine_zmq_bind(ins, ZMQ_ROUTER, conf->bind, IOC_ZAP_INGEST, ZMQ_RCVHWM, hwm,
+                                    linger);
     if (!ctx->sock) {
-        ioc_error(ins->name, "cannot create a ROUTER socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (zmq_setsockopt(ctx->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(ctx->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
-        zmq_setsockopt(ctx->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory)) != 0) {
+    if (zmq_setsockopt(ctx->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory)) != 0) {
         ioc_error(ins->name, "cannot set socket options: %s", zmq_strerror(errno));
-        goto fail;
-    }
-    if (ioc_engine_zmq_secure(ins->engine, ctx->sock, IOC_ZAP_INGEST, ins->name) != 0) {
-        goto fail;
-    }
-    if (zmq_bind(ctx->sock, conf->bind) != 0) {
-        ioc_error(ins->name, "cannot bind %s: %s", conf->bind, zmq_strerror(errno));
         goto fail;
     }
     if (ioc_zsock_start(&ctx->zs, loop, ctx->sock, drain, NULL, ctx) != 0) {

@@ -76,21 +76,9 @@ static int out_zmq_pub_start(struct ioc_instance *ins, uv_loop_t *loop)
     int linger = PUB_LINGER_MS;
 
     (void)loop; /* the socket is never read, so it does not join the loop */
-    ctx->sock = zmq_socket(ioc_engine_zmq(ins->engine), ZMQ_PUB);
+    ctx->sock = ioc_engine_zmq_bind(ins, ZMQ_PUB, conf->bind, IOC_ZAP_PUBLISH, ZMQ_SNDHWM, hwm,
+                                    linger);
     if (!ctx->sock) {
-        ioc_error(ins->name, "cannot create a PUB socket: %s", zmq_strerror(errno));
-        goto fail;
-    }
-    if (zmq_setsockopt(ctx->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
-        zmq_setsockopt(ctx->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0) {
-        ioc_error(ins->name, "cannot set socket options: %s", zmq_strerror(errno));
-        goto fail;
-    }
-    if (ioc_engine_zmq_secure(ins->engine, ctx->sock, IOC_ZAP_PUBLISH, ins->name) != 0) {
-        goto fail;
-    }
-    if (zmq_bind(ctx->sock, conf->bind) != 0) {
-        ioc_error(ins->name, "cannot bind %s: %s", conf->bind, zmq_strerror(errno));
         goto fail;
     }
     ioc_info(ins->name, "publishing on %s", conf->bind);

@@ -105,15 +105,17 @@ int ioc_engine_offer(struct ioc_engine *e, const void *bytes, size_t len);
  * (the engine is stopping; the callback will not run). */
 int ioc_engine_when_durable(struct ioc_engine *e, void (*cb)(void *arg, int status), void *arg);
 
-/* The engine's one ZeroMQ context, for every socket a plugin opens (borrowed:
- * the engine terminates it after every plugin's destroy, so destroy must
- * have closed the plugin's sockets). One context, because the ZAP handler
- * that decides CURVE handshakes serves the sockets of its own context only. */
-void *ioc_engine_zmq(struct ioc_engine *e);
-/* Call on a socket before binding it. With security keys configured, makes
- * it a CURVE server in ZAP domain (IOC_ZAP_INGEST for inputs, IOC_ZAP_PUBLISH
- * for outputs, see curve.h); without, does nothing (the config already
- * refused a bind beyond loopback). 0, or IOC_EZMQ logged under tag. */
-int ioc_engine_zmq_secure(struct ioc_engine *e, void *sock, int domain, const char *tag);
+/* Opens a ZeroMQ socket of type (ZMQ_PULL, ZMQ_ROUTER, ZMQ_PUB) bound to
+ * bind, for a plugin: in the engine's one context (the ZAP handler that
+ * decides CURVE handshakes serves the sockets of its own context only), with
+ * hwm_opt (ZMQ_RCVHWM or ZMQ_SNDHWM) set to hwm and ZMQ_LINGER to linger,
+ * and, with security keys configured, as a CURVE server in ZAP domain
+ * (IOC_ZAP_INGEST for inputs, IOC_ZAP_PUBLISH for outputs, see curve.h);
+ * without keys the config already refused a bind beyond loopback. Returns
+ * the socket, which the plugin closes before its destroy returns (the
+ * engine terminates the context after every destroy), or NULL with the
+ * reason logged under the instance's name. */
+void *ioc_engine_zmq_bind(struct ioc_instance *ins, int type, const char *bind, int domain,
+                          int hwm_opt, int hwm, int linger);
 
 #endif
