@@ -1603,7 +1603,9 @@ static void submit(struct ioc_engine *e, const void *bytes, size_t len, const st
     int rc;
     if (pre) {
         rc = pre->rc;
-        snprintf(reason, sizeof reason, "%s", pre->reason ? pre->reason : "");
+        if (rc != 0) {
+            snprintf(reason, sizeof reason, "%s", pre->reason ? pre->reason : "");
+        }
     } else {
         rc = ioc_decoder_decode(e->dec, bytes, len, ioc__wall_ms(e), ev, reason, sizeof reason);
     }
