@@ -6,7 +6,7 @@
  * and to the sets and regexes of the expression by 32-bit index. Everything
  * that can be decided at load time is: field names become ioc_fieldref,
  * string literals are unescaped, numbers parsed, "in [..]" and "in @list"
- * become sorted sets searched by bisection, "=~" patterns are regcomp'd, and
+ * become sorted sets searched by bisection, "=~" patterns are compiled, and
  * the source/type constraints used to index rules are computed, and with
  * them where evaluation may start for an event the index routed here.
  *
@@ -21,11 +21,10 @@
  * (UTF-8 sequences), not bytes.
  *
  * Threads: a compiled expression may be evaluated from several threads at
- * once; evaluation writes nothing and allocates nothing (regexec may use
- * memory internally).
+ * once; evaluation writes nothing and allocates nothing (a regex's matcher
+ * fills a bounded cache of its own, see regex.h).
  */
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 
 #include "ioc/error.h"
 #include "ioc/expr.h"
+#include "ioc/regex.h"
 
 #define MAX_DEPTH 64 /* nesting of ( and ! */
 #define SHOW_MAX 40  /* characters of a token quoted in a message */
@@ -93,7 +93,7 @@ struct ioc_expr {
     uint32_t n_set_nums, cap_set_nums;
     struct set *sets;
     uint32_t n_sets, cap_sets;
-    regex_t **res;
+    struct ioc_regex **res;
     uint32_t n_res, cap_res;
     struct cons cons[2]; /* [0] source, [1] type */
     /* Where evaluation starts for an event the rule index routed here: after
@@ -141,8 +141,7 @@ void ioc_expr_free(struct ioc_expr *x)
         ioc_fieldref_close(&x->fields[i]);
     }
     for (uint32_t i = 0; i < x->n_res; i++) {
-        regfree(x->res[i]);
-        free(x->res[i]);
+        ioc_regex_free(x->res[i]);
     }
     free(x->nodes);
     free(x->fields);
@@ -297,19 +296,11 @@ static bool in_set(const struct ioc_expr *x, const struct set *s, struct ioc_val
     return false;
 }
 
-static bool match(const regex_t *re, struct ioc_value v)
+static bool match(const struct ioc_regex *re, struct ioc_value v)
 {
-    if (v.t != IOC_V_STR) {
-        return false;
-    }
-#ifdef REG_STARTEND
-    /* Bounds the match to len bytes, whatever follows them. */
-    regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)v.len};
-    return regexec(re, v.str, 1, &m, REG_STARTEND) == 0;
-#else
-    return regexec(re, v.str, 0, NULL, 0) == 0;
-#endif
+    return v.t == IOC_V_STR && ioc_regex_match(re, v.str, v.len);
 }
+
 
 static bool eval(const struct ioc_expr *x, uint32_t i, const struct ioc_event *ev)
 {
@@ -1046,169 +1037,13 @@ static int parse_list_ref(struct parser *p, uint32_t *set_idx)
     return next(p);
 }
 
-/* Limit on regex_check(). Far above what a rule needs ([0-9]{3}-[0-9]{4} is
- * 9), and low enough that the worst regex under it takes regcomp a few MB and
- * tens of milliseconds, so a rule file full of them still loads. */
-#define RE_MAX_COST 1000.0
-/* Limit on the nesting of repetitions of what may match nothing, under a
- * repetition without an upper bound (see regex_check): ((a?){1,4}){1,4}+,
- * 16, compiles in tens of milliseconds; ((a?){1,5}){1,5}+, 25, took 9 s. */
-#define RE_MAX_NULL_NEST 16.0
-
-/* Reads a bound {n}, {n,}, {n,m} or {,m} at s (just past the '{'); returns
- * the end past the '}' and the copies it spells out in *times, or NULL when
- * it is not a bound (regcomp then judges the '{'). */
-static const char *regex_bound(const char *s, double *times, double *low, bool *unbounded)
-{
-    char *end = (char *)s;
-    double n = 0, m;
-    if (*s >= '0' && *s <= '9') {
-        n = (double)strtoul(s, &end, 10);
-    } else if (*s != ',') {
-        return NULL;
-    }
-    m = n;
-    *unbounded = false;
-    if (*end == ',') {
-        end++;
-        *unbounded = !(*end >= '0' && *end <= '9');
-        m = *unbounded ? n + 1 : (double)strtoul(end, &end, 10);
-    }
-    if (*end != '}') {
-        return NULL;
-    }
-    *low = n;
-    *times = m > n ? m : n;
-    *times = *times < 1 ? 1 : *times;
-    return end + 1;
-}
-
-/* Refuses, before regcomp sees it, an extended regex that glibc's regcomp
- * cannot compile in bounded time, memory and stack: NULL when it may be
- * compiled, else why not. regcomp copies what a repetition repeats (a+
- * becomes aa*, a{2,4} aaa?a?), so nested repetitions multiply, and copies of
- * what may match nothing cost more again: found by fuzz_expr, "a" and twenty
- * '+' took 400 MB, "a*" and twelve '+' many seconds, and ten nested
- * "(...){1,3}" around "a?" overflowed the stack. One line of a rule file
- * could take the engine down at load or reload. The cost counts the atoms
- * once spelled out, with a limit low enough for the costly copies too; a
- * repetition written straight after another (a++, a*+, a+?), which POSIX
- * leaves undefined, is refused outright. Read without parsing: whatever it
- * misreads, regcomp still judges. The messages repeat RE_MAX_COST. */
-static const char *regex_check(const char *s)
-{
-    double total[MAX_DEPTH + 1], last[MAX_DEPTH + 1];
-    /* Per level, for what may match nothing: whether the last atom may (and
-     * its nesting score), whether the alternative read so far may (before
-     * and after the last atom), whether an earlier alternative did, and the
-     * largest score of an atom of the level. */
-    bool last_null[MAX_DEPTH + 1], alt_null[MAX_DEPTH + 1], alt_null_before[MAX_DEPTH + 1];
-    bool any_null[MAX_DEPTH + 1];
-    double last_score[MAX_DEPTH + 1], max_score[MAX_DEPTH + 1];
-    bool after_rep = false; /* the last thing read was a repetition */
-    int d = 0;
-    total[0] = last[0] = last_score[0] = max_score[0] = 0;
-    last_null[0] = any_null[0] = false;
-    alt_null[0] = alt_null_before[0] = true;
-    while (*s) {
-        char c = *s++;
-        double atom = 1, times = 2, low = c == '+' ? 1 : 0, score = 0;
-        bool unbounded = c == '*' || c == '+', nullable = false;
-        const char *past = c == '{' ? regex_bound(s, &times, &low, &unbounded) : NULL;
-        if (c == '*' || c == '?' || c == '+' || past) {
-            if (after_rep) {
-                return "a repetition straight after another (a++, a*+, a+?) is undefined in "
-                       "POSIX regular expressions: write one, or group the first";
-            }
-            s = past ? past : s;
-            /* a+ and a{n,m} spell out copies; a* and a? do not. */
-            times = c == '+' || past ? times : 1;
-            total[d] += last[d] * (times - 1);
-            last[d] *= times;
-            if (total[d] > RE_MAX_COST) {
-                return "regular expression too large once its repetitions are spelled out "
-                       "(over 1000 atoms): nest fewer +, * and {n,m}";
-            }
-            /* Copies of what may match nothing, nested, make regcomp's
-             * closure computation exponential once a loop goes around them. */
-            if (unbounded && last_null[d] && last_score[d] > RE_MAX_NULL_NEST) {
-                return "regular expression too costly to compile: a repetition without an "
-                       "upper bound (*, +, {n,}) around nested repetitions of what may match "
-                       "nothing (such as ((a?){1,3}){1,3}): make the inner parts required";
-            }
-            if (last_null[d]) {
-                last_score[d] *= times;
-            } else if (low == 0) {
-                last_null[d] = true;
-                last_score[d] = 1;
-                alt_null[d] = alt_null_before[d];
-            }
-            max_score[d] = last_score[d] > max_score[d] ? last_score[d] : max_score[d];
-            after_rep = true;
-            continue;
-        }
-        after_rep = false;
-        if (c == '\\' && *s) {
-            s++;
-        } else if (c == '[') {
-            s += *s == '^';
-            s += *s == ']'; /* a leading ']' is a member */
-            while (*s && *s != ']') {
-                char k = s[1];
-                if (*s == '[' && (k == ':' || k == '=' || k == '.')) {
-                    for (s += 2; *s && !(s[0] == k && s[1] == ']'); s++) {
-                    }
-                    s += *s ? 2 : 0;
-                } else {
-                    s++;
-                }
-            }
-            s += *s == ']';
-        } else if (c == '(') {
-            if (d == MAX_DEPTH) {
-                return "regular expression nested more than 64 groups deep";
-            }
-            d++;
-            total[d] = last[d] = last_score[d] = max_score[d] = 0;
-            last_null[d] = any_null[d] = false;
-            alt_null[d] = alt_null_before[d] = true;
-            continue;
-        } else if (c == ')' && d > 0) {
-            atom = total[d] + 1;
-            nullable = any_null[d] || alt_null[d];
-            score = nullable ? (max_score[d] > 1 ? max_score[d] : 1) : 0;
-            d--;
-        } else if (c == '|') {
-            last[d] = 0;
-            any_null[d] = any_null[d] || alt_null[d];
-            alt_null[d] = alt_null_before[d] = true;
-            last_null[d] = false;
-            continue;
-        }
-        total[d] += atom;
-        last[d] = atom;
-        last_null[d] = nullable;
-        last_score[d] = score;
-        max_score[d] = score > max_score[d] ? score : max_score[d];
-        alt_null_before[d] = alt_null[d];
-        alt_null[d] = alt_null[d] && nullable;
-    }
-    for (; d > 0; d--) {
-        total[d - 1] += total[d];
-    }
-    return total[0] > RE_MAX_COST ? "regular expression too large once its repetitions are "
-                                    "spelled out (over 1000 atoms): nest fewer +, * and {n,m}"
-                                  : NULL;
-}
-
 static int parse_regex(struct parser *p, uint32_t *re_idx)
 {
     struct ioc_expr *x = p->x;
     struct tok tk = p->tok;
     char got[SHOW_MAX + 32];
     uint32_t off, len;
-    regex_t *re;
-    int err;
+    struct ioc_regex *re;
 
     if (tk.kind != T_STR) {
         describe(p, &tk, got, sizeof(got));
@@ -1221,23 +1056,12 @@ static int parse_regex(struct parser *p, uint32_t *re_idx)
     if (grow(&x->res, x->n_res, &x->cap_res, sizeof(*x->res), 1) < 0) {
         return nomem(p);
     }
-    const char *refused = regex_check(x->strs + off);
-    if (refused) {
-        return fail(p, IOC_EEXPR, tk.off, "%s", refused);
-    }
-    re = malloc(sizeof(*re));
-    if (re == NULL) {
+    char why[MSG_MAX - 32];
+    int rc = ioc_regex_compile(x->strs + off, &re, why, sizeof why);
+    if (rc == IOC_ENOMEM) {
         return nomem(p);
     }
-    err = regcomp(re, x->strs + off, REG_EXTENDED | REG_NOSUB);
-    if (err == REG_ESPACE) {
-        free(re);
-        return nomem(p);
-    }
-    if (err != 0) {
-        char why[128];
-        regerror(err, re, why, sizeof(why));
-        free(re);
+    if (rc != 0) {
         return fail(p, IOC_EEXPR, tk.off, "invalid regular expression: %s", why);
     }
     *re_idx = x->n_res;

@@ -19,13 +19,12 @@
  * Semantics: a comparison with a missing field is false (and so is
  * "missing != x"). Numbers compare as numbers, strings bytewise; comparing a
  * number with a string is false. "=~" uses POSIX extended regular
- * expressions, compiled at load time; refused are a repetition straight
- * after another (a++, a*+) and a regex whose repetitions would spell out more
- * than 1000 atoms (nested + and {n,m} multiply), which glibc's regcomp could
- * take seconds, gigabytes or its stack to compile. "in @name" looks the list
- * up through the environment at compile time and copies it.
+ * expressions over UTF-8 (see regex.h), compiled at load time in bounded
+ * time and memory, and matched in time linear in the text. "in @name" looks
+ * the list up through the environment at compile time and copies it.
  *
- * Evaluation allocates nothing and never fails.
+ * Evaluation never fails, and allocates nothing but the bounded matching
+ * cache a regex fills on first use.
  */
 #ifndef IOC_EXPR_H
 #define IOC_EXPR_H
