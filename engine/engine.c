@@ -1391,9 +1391,10 @@ static void drain_feeds(struct ioc_engine *e, const struct ioc_event *ev)
 
 static void match(struct ioc_engine *e, const struct ioc_event *ev)
 {
-    const struct ioc_rule_list *cands = ioc__ruleset_candidates(e->rules, ev->source, ev->type);
-    for (size_t i = 0; i < cands->n; i++) {
-        const struct ioc_rule *r = &e->rules->rules[cands->idx[i]];
+    const uint32_t *cands;
+    size_t n = ioc__ruleset_select(e->rules, ev, &cands);
+    for (size_t i = 0; i < n; i++) {
+        const struct ioc_rule *r = &e->rules->rules[cands[i]];
         /* The index chose r by the event's source and type (r->when is what
          * it was indexed by), so the checks of those two can be skipped. */
         if (r->when && !ioc_expr_eval_indexed(r->when, ev)) {

@@ -344,6 +344,47 @@ bool ioc_expr_eval_indexed(const struct ioc_expr *x, const struct ioc_event *ev)
     return x->indexed_true || eval(x, x->indexed_root, ev);
 }
 
+bool ioc_expr_guard(const struct ioc_expr *x, struct ioc_expr_guard *g)
+{
+    if (x->indexed_true) {
+        return false;
+    }
+    const struct node *n = &x->nodes[x->indexed_root];
+    if (n->op == OP_AND) {
+        n = &x->nodes[n->l.idx];
+    }
+    if (n->op != OP_CMP || n->cmp == CMP_NE) {
+        return false;
+    }
+    /* field OP literal, or literal OP field read the other way round. */
+    bool flip = n->lk != K_FIELD;
+    uint8_t fk = flip ? n->rk : n->lk, lk = flip ? n->lk : n->rk;
+    const union arg *fa = flip ? &n->r : &n->l, *la = flip ? &n->l : &n->r;
+    if (fk != K_FIELD || (lk != K_NUM && (lk != K_STR || n->cmp != CMP_EQ))) {
+        return false;
+    }
+    static const enum ioc_guard_op ops[] = {
+        [CMP_EQ] = IOC_GUARD_EQ, [CMP_LT] = IOC_GUARD_LT, [CMP_LE] = IOC_GUARD_LE,
+        [CMP_GT] = IOC_GUARD_GT, [CMP_GE] = IOC_GUARD_GE,
+    };
+    static const enum ioc_guard_op flipped[] = {
+        [IOC_GUARD_EQ] = IOC_GUARD_EQ, [IOC_GUARD_LT] = IOC_GUARD_GT,
+        [IOC_GUARD_LE] = IOC_GUARD_GE, [IOC_GUARD_GT] = IOC_GUARD_LT,
+        [IOC_GUARD_GE] = IOC_GUARD_LE,
+    };
+    memset(g, 0, sizeof *g);
+    g->field = &x->fields[fa->idx];
+    g->op = flip ? flipped[ops[n->cmp]] : ops[n->cmp];
+    g->is_str = lk == K_STR;
+    if (g->is_str) {
+        g->str = x->strs + la->s.off;
+        g->len = la->s.len;
+    } else {
+        g->num = la->num;
+    }
+    return true;
+}
+
 bool ioc_expr_constraint(const struct ioc_expr *x, enum ioc_field f, const char *const **vals,
                          size_t *n)
 {

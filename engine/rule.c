@@ -1372,6 +1372,7 @@ static int index_expr(struct ioc_ruleset *rs, const struct ioc_rule *r, const st
 }
 
 static int inhibitors_first(const struct ioc_ruleset *rs, struct ioc_rule_list *l);
+static int guards_for_all(struct ioc_ruleset *rs);
 
 static int build_index(struct ioc_ruleset *rs)
 {
@@ -1430,7 +1431,7 @@ static int build_index(struct ioc_ruleset *rs)
             return IOC_ENOMEM;
         }
     }
-    return 0;
+    return guards_for_all(rs);
 }
 
 /* Rules that inhibit others go first in every candidate list, so an event
@@ -1458,11 +1459,240 @@ static int inhibitors_first(const struct ioc_ruleset *rs, struct ioc_rule_list *
     return 0;
 }
 
-const struct ioc_rule_list *ioc__ruleset_candidates(const struct ioc_ruleset *rs,
-                                                    enum ioc_source src, const char *type)
+/* ---- guards: many rules of one type decided together ---------------------- */
+
+/* Fewer rules than this sharing a guard are cheaper visited one by one. */
+#define GUARD_MIN 4
+
+static enum guard_kind guard_kind(const struct ioc_expr_guard *g)
 {
-    const struct ioc_rule_list *l = ioc_map_get(&rs->by_type[src], type, strlen(type));
-    return l ? l : &rs->any_type[src];
+    if (g->is_str) {
+        return GUARD_STR_EQ;
+    }
+    switch (g->op) {
+    case IOC_GUARD_GT:
+    case IOC_GUARD_GE:
+        return GUARD_ABOVE;
+    case IOC_GUARD_LT:
+    case IOC_GUARD_LE:
+        return GUARD_BELOW;
+    case IOC_GUARD_EQ:
+        break;
+    }
+    return GUARD_NUM_EQ;
+}
+
+static bool same_field(const struct ioc_fieldref *a, const struct ioc_fieldref *b)
+{
+    return a->f == b->f && (a->f != IOC_F_ATTR || strcmp(a->path, b->path) == 0);
+}
+
+static int bytes_order(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+/* The order a group's entries are kept in: by literal, so the entries a
+ * value passes are a prefix (ABOVE: ascending; BELOW: descending) or a run
+ * (the EQ kinds); then by position, so equal literals keep rule order. */
+static int entry_order(const struct guard_entry *x, const struct guard_entry *y,
+                       enum guard_kind k)
+{
+    int c = k == GUARD_STR_EQ ? bytes_order(x->str, x->len, y->str, y->len)
+                              : (x->num > y->num) - (x->num < y->num);
+    c = k == GUARD_BELOW ? -c : c;
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static void sort_entries(struct guard_group *g)
+{
+    /* Insertion sort: built once per rule load, and n is the rules of one
+     * type sharing one guard. */
+    for (size_t i = 1; i < g->n; i++) {
+        struct guard_entry t = g->e[i];
+        size_t j = i;
+        for (; j > 0 && entry_order(&g->e[j - 1], &t, g->kind) > 0; j--) {
+            g->e[j] = g->e[j - 1];
+        }
+        g->e[j] = t;
+    }
+}
+
+static void free_guards(struct ioc_rule_list *l)
+{
+    for (size_t i = 0; i < l->n_groups; i++) {
+        free(l->groups[i].e);
+    }
+    free(l->groups);
+    free(l->plain);
+    l->groups = NULL;
+    l->plain = NULL;
+    l->n_groups = l->n_plain = 0;
+}
+
+/* Gathers the rules of list l whose first test is a guard into groups by
+ * field and kind; groups under GUARD_MIN go back to being visited plainly.
+ * Rules with a resolve `when` are always visited: they watch events their
+ * own `when` refuses. */
+static int build_guards(const struct ioc_ruleset *rs, struct ioc_rule_list *l)
+{
+    struct guard_group *gs = calloc(l->n ? l->n : 1, sizeof *gs);
+    int8_t *grouped = calloc(l->n ? l->n : 1, 1);
+    size_t ng = 0;
+    if (!gs || !grouped) {
+        free(gs);
+        free(grouped);
+        return IOC_ENOMEM;
+    }
+    l->groups = gs;
+    for (size_t pos = 0; pos < l->n; pos++) {
+        const struct ioc_rule *r = &rs->rules[l->idx[pos]];
+        struct ioc_expr_guard g;
+        if (!r->when || r->resolve_when || !ioc_expr_guard(r->when, &g)) {
+            continue;
+        }
+        enum guard_kind k = guard_kind(&g);
+        size_t i = 0;
+        while (i < ng && !(gs[i].kind == k && same_field(gs[i].field, g.field))) {
+            i++;
+        }
+        if (i == ng) {
+            gs[ng++] = (struct guard_group){.field = g.field, .kind = k};
+            l->n_groups = ng;
+            if (!(gs[i].e = malloc(l->n * sizeof *gs[i].e))) {
+                free(grouped);
+                free_guards(l);
+                return IOC_ENOMEM;
+            }
+        }
+        gs[i].e[gs[i].n++] = (struct guard_entry){
+            .pos = (uint32_t)pos, .op = (uint8_t)g.op, .num = g.num, .str = g.str, .len = g.len};
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < ng; i++) {
+        if (gs[i].n < GUARD_MIN) {
+            free(gs[i].e);
+            continue;
+        }
+        for (size_t j = 0; j < gs[i].n; j++) {
+            grouped[gs[i].e[j].pos] = 1;
+        }
+        sort_entries(&gs[i]);
+        gs[kept++] = gs[i];
+    }
+    l->n_groups = kept;
+    if (kept == 0) {
+        free(grouped);
+        free_guards(l);
+        return 0;
+    }
+    if (!(l->plain = malloc(l->n * sizeof *l->plain))) {
+        free(grouped);
+        free_guards(l);
+        return IOC_ENOMEM;
+    }
+    for (size_t pos = 0; pos < l->n; pos++) {
+        if (!grouped[pos]) {
+            l->plain[l->n_plain++] = (uint32_t)pos;
+        }
+    }
+    free(grouped);
+    return 0;
+}
+
+static int guards_for_all(struct ioc_ruleset *rs)
+{
+    size_t most = 1;
+    for (int s = 0; s < IOC_SRC__COUNT; s++) {
+        void *val;
+        for (size_t it = 0; ioc_map_next(&rs->by_type[s], &it, NULL, NULL, &val);) {
+            struct ioc_rule_list *l = val;
+            most = l->n > most ? l->n : most;
+            if (build_guards(rs, l)) {
+                return IOC_ENOMEM;
+            }
+        }
+        most = rs->any_type[s].n > most ? rs->any_type[s].n : most;
+        if (build_guards(rs, &rs->any_type[s])) {
+            return IOC_ENOMEM;
+        }
+    }
+    rs->select_buf = malloc(most * sizeof *rs->select_buf);
+    return rs->select_buf ? 0 : IOC_ENOMEM;
+}
+
+/* Appends to buf the positions of the entries of g that value v passes. */
+static size_t guard_pass(const struct guard_group *g, struct ioc_value v, uint32_t *buf)
+{
+    const struct guard_entry *e = g->e;
+    size_t lo = 0, hi = g->n, k = 0;
+    if (g->kind == GUARD_STR_EQ ? v.t != IOC_V_STR : v.t != IOC_V_NUM) {
+        return 0;
+    }
+    struct guard_entry probe = {.pos = 0, .num = v.num, .str = v.str, .len = v.len};
+    /* lo: the first entry not ordered before the value (by literal). */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        struct guard_entry m = e[mid];
+        m.pos = 0;
+        if (entry_order(&m, &probe, g->kind) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (g->kind == GUARD_ABOVE || g->kind == GUARD_BELOW) {
+        /* Literals strictly below (ABOVE) or above (BELOW) the value pass. */
+        for (size_t i = 0; i < lo; i++) {
+            buf[k++] = e[i].pos;
+        }
+    }
+    /* Equal literals pass for ==, >= and <=. */
+    for (size_t i = lo; i < g->n; i++) {
+        bool eq = g->kind == GUARD_STR_EQ ? bytes_order(e[i].str, e[i].len, v.str, v.len) == 0
+                                          : e[i].num == v.num;
+        if (!eq) {
+            break;
+        }
+        if (e[i].op != IOC_GUARD_GT && e[i].op != IOC_GUARD_LT) {
+            buf[k++] = e[i].pos;
+        }
+    }
+    return k;
+}
+
+static int pos_order(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+size_t ioc__ruleset_select(struct ioc_ruleset *rs, const struct ioc_event *ev,
+                           const uint32_t **idx)
+{
+    const struct ioc_rule_list *l =
+        ioc_map_get(&rs->by_type[ev->source], ev->type, strlen(ev->type));
+    l = l ? l : &rs->any_type[ev->source];
+    if (l->n_groups == 0) {
+        *idx = l->idx;
+        return l->n;
+    }
+    uint32_t *buf = rs->select_buf;
+    memcpy(buf, l->plain, l->n_plain * sizeof *buf);
+    size_t k = l->n_plain;
+    for (size_t i = 0; i < l->n_groups; i++) {
+        k += guard_pass(&l->groups[i], ioc_event_get(ev, l->groups[i].field), buf + k);
+    }
+    /* Back to candidate order, which decides the order of the changes. */
+    if (k > l->n_plain) {
+        qsort(buf, k, sizeof *buf, pos_order);
+    }
+    for (size_t i = 0; i < k; i++) {
+        buf[i] = l->idx[buf[i]];
+    }
+    *idx = buf;
+    return k;
 }
 
 /* ---- public --------------------------------------------------------------- */
@@ -1683,12 +1913,15 @@ void ioc_ruleset_free(struct ioc_ruleset *rs)
     for (int s = 0; s < IOC_SRC__COUNT; s++) {
         void *v;
         for (size_t it = 0; ioc_map_next(&rs->by_type[s], &it, NULL, NULL, &v);) {
+            free_guards(v);
             free(((struct ioc_rule_list *)v)->idx);
             free(v);
         }
         ioc_map_close(&rs->by_type[s]);
+        free_guards(&rs->any_type[s]);
         free(rs->any_type[s].idx);
     }
+    free(rs->select_buf);
     free(rs);
 }
 

@@ -153,10 +153,34 @@ struct ioc_rule {
     char *escalation;
 };
 
-/* Candidate rules for one (source, type): indices into rules, ascending. */
+/* Rules of one candidate list whose first test (ioc_expr_guard) compares the
+ * same field the same way: they are decided together by the event's value
+ * of that field, by bisection over their literals, instead of one by one. */
+enum guard_kind { GUARD_ABOVE, GUARD_BELOW, GUARD_NUM_EQ, GUARD_STR_EQ };
+struct guard_entry {
+    uint32_t pos; /* position in the list's idx: candidate order */
+    uint8_t op;   /* enum ioc_guard_op */
+    double num;
+    const char *str;
+    size_t len;
+};
+struct guard_group {
+    const struct ioc_fieldref *field;
+    enum guard_kind kind;
+    struct guard_entry *e; /* sorted by literal: ascending, or descending for BELOW */
+    size_t n;
+};
+
+/* Candidate rules for one (source, type): indices into rules, in the order
+ * they are visited (inhibitors first, then file order). When some of them
+ * form guard groups, `plain` holds the positions of the others. */
 struct ioc_rule_list {
     uint32_t *idx;
     size_t n;
+    uint32_t *plain;
+    size_t n_plain;
+    struct guard_group *groups;
+    size_t n_groups;
 };
 
 struct ioc_ruleset {
@@ -173,11 +197,16 @@ struct ioc_ruleset {
      * list for types no rule names. */
     struct ioc_map by_type[IOC_SRC__COUNT];
     struct ioc_rule_list any_type[IOC_SRC__COUNT];
+    /* Room for one selection (ioc__ruleset_select): a ruleset serves one
+     * engine, on its loop thread. */
+    uint32_t *select_buf;
 };
 
-/* The rules that may match an event of this source and type. */
-const struct ioc_rule_list *ioc__ruleset_candidates(const struct ioc_ruleset *rs,
-                                                    enum ioc_source src, const char *type);
+/* The rules that may match an event, in the order to visit them: those of
+ * its source and type, less the guarded ones whose guard fails for it.
+ * Returns their count and sets *idx (valid until the next call). */
+size_t ioc__ruleset_select(struct ioc_ruleset *rs, const struct ioc_event *ev,
+                           const uint32_t **idx);
 
 /* The grade a match gives under a rule's grade spec: 1..4, or 0 when no
  * band holds. */

@@ -74,6 +74,25 @@ bool ioc_expr_eval(const struct ioc_expr *x, const struct ioc_event *ev);
  * conjuncts, which such an event always satisfies. */
 bool ioc_expr_eval_indexed(const struct ioc_expr *x, const struct ioc_event *ev);
 
+/* A test the rule index can decide for many rules at once: a comparison of
+ * a field with a literal number (< <= > >= ==) or string (==). */
+enum ioc_guard_op { IOC_GUARD_EQ, IOC_GUARD_LT, IOC_GUARD_LE, IOC_GUARD_GT, IOC_GUARD_GE };
+struct ioc_expr_guard {
+    const struct ioc_fieldref *field; /* borrowed from x */
+    enum ioc_guard_op op;             /* field OP literal (a literal on the left is turned round) */
+    bool is_str;                      /* the literal is str/len, else num; strings only with EQ */
+    double num;
+    const char *str; /* borrowed from x */
+    size_t len;
+};
+
+/* For an event the index routed here (see ioc_expr_eval_indexed): when the
+ * first test evaluation would make is such a comparison, joined to the rest
+ * by &&, fills *g and returns true; x is then false for every event the
+ * guard does not hold for, so its rule need not be visited. The guard holds
+ * only for a field value of the literal's kind, as evaluation has it. */
+bool ioc_expr_guard(const struct ioc_expr *x, struct ioc_expr_guard *g);
+
 /* For indexing rules: if every event that satisfies x must have field f
  * (IOC_F_SOURCE or IOC_F_TYPE) equal to one of a finite set of strings, fills
  * *vals with that set (borrowed from x, valid while x lives), *n with its size,
