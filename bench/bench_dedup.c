@@ -175,49 +175,15 @@ static void measure(const char *cfg_path, long ids, struct sample *s)
     s->rc = rc;
 }
 
-/* Runs measure() in a forked child and reads its sample through a pipe. */
-static int measure_in_child(const char *cfg, long ids, struct sample *s)
-{
-    int fd[2];
-    if (pipe(fd) != 0) {
-        return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(fd[0]);
-        struct sample mine;
-        measure(cfg, ids, &mine);
-        ssize_t w = write(fd[1], &mine, sizeof mine);
-        _exit(w == (ssize_t)sizeof mine ? 0 : 1);
-    }
-    close(fd[1]);
-    ssize_t n = read(fd[0], s, sizeof *s);
-    close(fd[0]);
-    int st = bench_wait(pid, -1);
-    if (n != (ssize_t)sizeof *s || st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || s->rc) {
-        fprintf(stderr, WHO ": the measuring child failed (%s)\n",
-                n == (ssize_t)sizeof *s ? ioc_strerror(s->rc) : "no result");
-        return -1;
-    }
-    return 0;
-}
+struct measure_args {
+    const char *cfg;
+    long ids;
+};
 
-static int parse_ids(const char *arg, long *ids)
+static void measure_child(void *arg, void *out)
 {
-    int n = 0;
-    char *copy = strdup(arg), *save = NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < MAX_SIZES;
-         t = strtok_r(NULL, ",", &save)) {
-        ids[n++] = bench_parse_long(WHO, t, "--ids", 1);
-    }
-    free(copy);
-    return n;
+    const struct measure_args *a = arg;
+    measure(a->cfg, a->ids, out);
 }
 
 int main(int argc, char **argv)
@@ -235,7 +201,7 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'i':
-            n_ids = parse_ids(optarg, ids);
+            n_ids = bench_parse_longs(WHO, optarg, "--ids", 1, ids, MAX_SIZES);
             ids_given = true;
             break;
         case 'q':
@@ -266,7 +232,12 @@ int main(int argc, char **argv)
         goto done;
     }
     for (int i = 0; i < n_ids; i++) {
-        if (measure_in_child(cfg, ids[i], &s[i]) != 0) {
+        struct measure_args a = {cfg, ids[i]};
+        if (bench_in_child(WHO, measure_child, &a, &s[i], sizeof s[i]) != 0) {
+            goto done;
+        }
+        if (s[i].rc) {
+            fprintf(stderr, WHO ": the measuring child failed (%s)\n", ioc_strerror(s[i].rc));
             goto done;
         }
         fprintf(stderr, WHO ": %ld ids: %llu received, %llu accepted, %llu duplicates, %.1f s\n",
