@@ -453,7 +453,7 @@ by instrumenting the loop and the writer (loop turns over 4 ms, commits over 2 m
   the last \`engine.dedup_window\`, 10 minutes by default). It used to stall the loop by tens
   of milliseconds at about 370,000 and 740,000 ids, when its ring was copied and its table
   doubled; now (\`engine/dedup.c\`) nothing is copied at once: a replaced table moves across
-  four slots per operation, and its pages go back to the kernel a megabyte at a time instead
+  four slots per operation, and its pages go back to the kernel 2 MiB at a time instead
   of in one munmap. The longest single submit while it grows is in \`bench_dedup\`'s table
   below.
 - The writer pauses a few milliseconds every 4000 WAL pages (about 16 MB) for the RESTART

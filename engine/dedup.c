@@ -79,7 +79,7 @@
 #define MOVE_STEP 4
 /* A drained table's pages are given back this many bytes at a time as the
  * move passes them, not all at once when it is freed (below). */
-#define RELEASE_STEP ((size_t)1 << 20)
+#define RELEASE_STEP ((size_t)2 << 20)
 
 _Static_assert(sizeof(struct ioc_dedup_entry) == 24, "an entry is 24 bytes");
 _Static_assert(sizeof(struct ioc_dedup_slot) == 8, "a slot is 8 bytes");
@@ -298,22 +298,23 @@ static void table_del(struct ioc_dedup_table *t, uint32_t tag, uint32_t pos)
 }
 
 /* Gives the pages of the table being replaced that the move has passed back
- * to the kernel, RELEASE_STEP at a time. Unmapping a table the size of the
- * index in one go costs the kernel time in its size (4 ms for 64 MiB, 34 ms
- * for the 512 MiB of 60 million ids), which free() at the end of the move
- * would spend at once; this way it is spread over the move and the final
- * free() finds little left. The pages are never read again, so whether the
+ * to the kernel, RELEASE_STEP at a time. Unmapping a table in one go costs
+ * the kernel time in its size (4 ms for 64 MiB here, about 34 ms for the
+ * 512 MiB table replaced on the way to 60 million ids), which free() at the
+ * end of the move would spend at once; this way it is spread over the move
+ * and the final free() finds little left. The pages are never read again, so whether the
  * kernel takes them (they then read as zeros) changes nothing. */
 static void release_moved(struct ioc_dedup *d)
 {
+    if (d->move * sizeof *d->old.slots < d->released + RELEASE_STEP) {
+        return;
+    }
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t base = (uintptr_t)d->old.slots;
     uintptr_t from = (base + d->released + page - 1) & ~(page - 1);
     uintptr_t to = (base + d->move * sizeof *d->old.slots) & ~(page - 1);
-    if (to >= from + RELEASE_STEP) {
-        (void)madvise((void *)from, to - from, MADV_DONTNEED);
-        d->released = to - base;
-    }
+    (void)madvise((void *)from, to - from, MADV_DONTNEED);
+    d->released = to - base;
 }
 
 /* Moves the next MOVE_STEP slots of the table being replaced; frees it once
@@ -335,7 +336,7 @@ static void move_some(struct ioc_dedup *d)
         memset(&d->old, 0, sizeof d->old);
         d->move = 0;
         d->released = 0;
-    } else if (d->old.cap * sizeof *d->old.slots > RELEASE_STEP) {
+    } else {
         release_moved(d);
     }
 }
