@@ -94,6 +94,21 @@ static inline long bench_parse_long(const char *who, const char *s, const char *
     return v;
 }
 
+/* Reads a comma-separated list of numbers for an option into out (at most max; more are
+ * ignored), exiting as bench_parse_long does on a bad one. Returns how many were read. */
+static inline int bench_parse_longs(const char *who, const char *arg, const char *opt, long min,
+                                    long *out, int max)
+{
+    int n = 0;
+    char *copy = strdup(arg), *save = NULL;
+    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < max;
+         t = strtok_r(NULL, ",", &save)) {
+        out[n++] = bench_parse_long(who, t, opt, min);
+    }
+    free(copy);
+    return n;
+}
+
 /* ---- paths and scratch directories ------------------------------------------------------- */
 
 /* snprintf for paths: a path that does not fit is an error, never silently cut. */
@@ -252,6 +267,42 @@ static inline int bench_wait(pid_t pid, int timeout_ms)
             bench_sleep_ms(2);
         }
     }
+}
+
+/* Runs fn(arg, out) in a forked child and copies its result (the size bytes at out, which must
+ * fit a pipe's buffer) back: each measurement then starts from the same allocator state, and
+ * the child's peak memory is that measurement's alone. 0, or -1 when the child gave no result. */
+static inline int bench_in_child(const char *who, void (*fn)(void *arg, void *out), void *arg,
+                                 void *out, size_t size)
+{
+    int fd[2];
+    if (pipe(fd) != 0) {
+        fprintf(stderr, "%s: pipe: %s\n", who, strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "%s: fork: %s\n", who, strerror(errno));
+        close(fd[0]);
+        close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        fn(arg, out);
+        ssize_t w = write(fd[1], out, size);
+        _exit(w == (ssize_t)size ? 0 : 1);
+    }
+    close(fd[1]);
+    ssize_t n = read(fd[0], out, size);
+    close(fd[0]);
+    int st = bench_wait(pid, -1);
+    if (n != (ssize_t)size || st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "%s: the measuring child failed (no result)\n", who);
+        return -1;
+    }
+    return 0;
 }
 
 /* Runs a program to completion; 0 when it exited with status 0. */

@@ -399,20 +399,6 @@ done:
     return rc;
 }
 
-static int parse_rates(const char *arg, long *rates)
-{
-    int n = 0;
-    char *copy = strdup(arg), *save = NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-        if (n == MAX_RATES) {
-            break;
-        }
-        rates[n++] = bench_parse_long(WHO, t, "--rates", 1);
-    }
-    free(copy);
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -433,7 +419,7 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'R':
-            n_rates = parse_rates(optarg, rates);
+            n_rates = bench_parse_longs(WHO, optarg, "--rates", 1, rates, MAX_RATES);
             break;
         case 'S':
             seconds = (int)bench_parse_long(WHO, optarg, "--seconds", 1);

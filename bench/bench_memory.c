@@ -141,49 +141,28 @@ static void measure(const char *stream, const char *rules, const char *db, struc
     s->rc = rc;
 }
 
-/* Runs measure() in a forked child and reads its sample through a pipe. */
+struct measure_args {
+    const char *stream, *rules, *db;
+};
+
+static void measure_child(void *arg, void *out)
+{
+    const struct measure_args *a = arg;
+    measure(a->stream, a->rules, a->db, out);
+}
+
+/* Runs measure() in a forked child (bench_in_child). */
 static int measure_in_child(const char *stream, const char *rules, const char *db, struct sample *s)
 {
-    int fd[2];
-    if (pipe(fd) != 0) {
+    struct measure_args a = {stream, rules, db};
+    if (bench_in_child(WHO, measure_child, &a, s, sizeof *s) != 0) {
         return -1;
     }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(fd[0]);
-        struct sample mine;
-        measure(stream, rules, db, &mine);
-        ssize_t w = write(fd[1], &mine, sizeof mine);
-        _exit(w == (ssize_t)sizeof mine ? 0 : 1);
-    }
-    close(fd[1]);
-    ssize_t n = read(fd[0], s, sizeof *s);
-    close(fd[0]);
-    int st = bench_wait(pid, -1);
-    if (n != (ssize_t)sizeof *s || st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || s->rc) {
-        fprintf(stderr, WHO ": the measuring child failed (%s)\n",
-                n == (ssize_t)sizeof *s ? ioc_strerror(s->rc) : "no result");
+    if (s->rc) {
+        fprintf(stderr, WHO ": the measuring child failed (%s)\n", ioc_strerror(s->rc));
         return -1;
     }
     return 0;
-}
-
-static int parse_keys(const char *arg, long *keys)
-{
-    int n = 0;
-    char *copy = strdup(arg), *save = NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < MAX_SIZES;
-         t = strtok_r(NULL, ",", &save)) {
-        keys[n++] = bench_parse_long(WHO, t, "--keys", 1);
-    }
-    free(copy);
-    return n;
 }
 
 int main(int argc, char **argv)
@@ -202,7 +181,7 @@ int main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'k':
-            n_keys = parse_keys(optarg, keys);
+            n_keys = bench_parse_longs(WHO, optarg, "--keys", 1, keys, MAX_SIZES);
             keys_given = true;
             break;
         case 'r':

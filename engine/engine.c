@@ -15,9 +15,10 @@
  *
  * Time: the engine's clock is event time. The watermark is the newest event
  * time seen minus the allowed lateness; an older event is late and rejected.
- * The duplicate filter remembers the (source, id) pairs of the last
- * engine.dedup_window of event time (10 minutes by default), so its size is
- * bounded; a resend older than that is rejected as late anyway.
+ * The duplicate filter (dedup.c) remembers the (source, id) pairs of the
+ * last engine.dedup_window of event time (10 minutes by default), as keyed
+ * hashes, so its size is bounded; a resend older than that is rejected as
+ * late anyway.
  *
  * Overload: the loop never waits on the store. While the writer is busy the
  * current batch goes on filling; when the store is at its limits (batches in
@@ -40,6 +41,7 @@
 
 #include "ioc/control.h"
 #include "ioc/curve.h"
+#include "ioc/dedup.h"
 #include "ioc/engine.h"
 #include "ioc/geo.h"
 #include "ioc/error.h"
@@ -58,55 +60,6 @@
 
 extern const char ioc_embedded_event_schema[];
 extern const size_t ioc_embedded_event_schema_len;
-
-
-/* ---- the duplicate filter --------------------------------------------------- */
-
-static int seen_push(struct ioc_engine *e, const char *key, size_t len, int64_t ts)
-{
-    if (e->ring_n == e->ring_cap) {
-        size_t nc = e->ring_cap ? e->ring_cap * 2 : 1024;
-        struct seen *nr = malloc(nc * sizeof *nr);
-        if (!nr) {
-            return IOC_ENOMEM;
-        }
-        for (size_t i = 0; i < e->ring_n; i++) {
-            nr[i] = e->ring[(e->ring_head + i) % e->ring_cap];
-        }
-        free(e->ring);
-        e->ring = nr;
-        e->ring_cap = nc;
-        e->ring_head = 0;
-    }
-    struct seen *s = &e->ring[(e->ring_head + e->ring_n) % e->ring_cap];
-    s->key = malloc(len);
-    if (!s->key) {
-        return IOC_ENOMEM;
-    }
-    memcpy(s->key, key, len);
-    s->len = len;
-    s->ts = ts;
-    if (ioc_map_put(&e->seen, key, len, s)) {
-        free(s->key);
-        return IOC_ENOMEM;
-    }
-    e->ring_n++;
-    return 0;
-}
-
-static void seen_evict(struct ioc_engine *e, int64_t watermark)
-{
-    while (e->ring_n > 0) {
-        struct seen *s = &e->ring[e->ring_head];
-        if (s->ts >= watermark) {
-            break;
-        }
-        ioc_map_del(&e->seen, s->key, s->len);
-        free(s->key);
-        e->ring_head = (e->ring_head + 1) % e->ring_cap;
-        e->ring_n--;
-    }
-}
 
 /* ---- store batches and publishing ------------------------------------------- */
 
@@ -1636,7 +1589,12 @@ static void submit(struct ioc_engine *e, const void *bytes, size_t len, const st
     key[sl] = KEY_SEP;
     memcpy(key + sl + 1, ev->id, il);
     int64_t lateness = e->cfg->engine.lateness_ms;
-    if (ioc_map_get(&e->seen, key, sl + 1 + il)) {
+    struct ioc_dedup_hash dh;
+    ioc_dedup_hash(&e->seen, key, sl + 1 + il, &dh);
+    if (key != stackkey) {
+        free(key);
+    }
+    if (ioc_dedup_has(&e->seen, &dh)) {
         e->stats.duplicates++;
     } else if (e->have_clock && ev->ts < e->clock) {
         char t1[40], t2[40];
@@ -1648,18 +1606,15 @@ static void submit(struct ioc_engine *e, const void *bytes, size_t len, const st
             e->newest_ts = ev->ts;
             e->newest_wall = ioc__wall_ms(e);
             e->have_ts = 1;
-            seen_evict(e, e->newest_ts - e->cfg->engine.dedup_window_ms);
+            ioc_dedup_evict(&e->seen, e->newest_ts - e->cfg->engine.dedup_window_ms);
             /* Timers the new watermark reached fire before this event is
              * matched: they are due earlier in event time. */
             advance(e, e->newest_ts - lateness);
         }
-        if (seen_push(e, key, sl + 1 + il, ev->ts) != 0) {
+        if (ioc_dedup_add(&e->seen, &dh, ev->ts) != 0) {
             ioc__nomem(e, "the duplicate filter");
         }
         accept_event(e, ev);
-    }
-    if (key != stackkey) {
-        free(key);
     }
     if (!pre) {
         ioc_event_clear(ev);
@@ -1989,9 +1944,12 @@ int ioc_engine_create(const struct ioc_config *cfg, uv_loop_t *loop, struct ioc_
     ioc_map_init(&e->incidents);
     ioc_map_init_borrowed(&e->windows); /* keys live in their struct wstate */
     ioc_timers_init(&e->timers);
-    ioc_map_init(&e->seen);
     uv_update_time(loop);
     e->wall_offset = ioc_time_now_ms() - (int64_t)uv_now(loop);
+    if ((rc = ioc_dedup_init(&e->seen)) != 0) {
+        ioc_diag_add(diag, NULL, 0, 0, "cannot initialise libsodium: no random source");
+        goto fail;
+    }
 
     rc = ioc_decoder_create(ioc_embedded_event_schema, ioc_embedded_event_schema_len,
                             (size_t)cfg->engine.max_event_bytes, &e->dec, err, sizeof err);
@@ -2261,11 +2219,7 @@ void ioc_engine_destroy(struct ioc_engine *e)
     free(e->stalled);
     ioc_map_close(&e->windows);
     free(e->wlru);
-    for (size_t i = 0; i < e->ring_n; i++) {
-        free(e->ring[(e->ring_head + i) % e->ring_cap].key);
-    }
-    free(e->ring);
-    ioc_map_close(&e->seen);
+    ioc_dedup_close(&e->seen);
     ioc_ruleset_free(e->rules);
     ioc_decoder_destroy(e->dec);
     free(e);

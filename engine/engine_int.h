@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <uv.h>
 
+#include "ioc/dedup.h"
 #include "ioc/engine.h"
 #include "ioc/event.h"
 #include "ioc/map.h"
@@ -109,13 +110,6 @@ struct wlist {
     struct wstate *head, *tail;
 };
 
-/* One remembered (source, id) for the duplicate filter, in arrival order. */
-struct seen {
-    char *key;
-    size_t len;
-    int64_t ts;
-};
-
 struct ioc_engine {
     uv_loop_t *loop;
     const struct ioc_config *cfg;
@@ -179,9 +173,7 @@ struct ioc_engine {
 
     int64_t newest_ts;
     int have_ts;
-    struct ioc_map seen; /* source + id -> struct seen (in the ring) */
-    struct seen *ring;
-    size_t ring_cap, ring_head, ring_n;
+    struct ioc_dedup seen; /* the (source, id) of the last dedup_window */
 
     int64_t wall_offset; /* epoch ms minus uv_now() */
     struct ioc_engine_stats stats;

@@ -6,9 +6,9 @@
  * final mix; keys are compared by hash first, then bytes.
  *
  * Growth is incremental. Moving a million keys in one go takes tens of
- * milliseconds, and the duplicate filter, which holds every id of the last
- * minutes, would stall the loop for that long each time it doubles or sheds
- * its tombstones. So a full table is only replaced: the new one takes the
+ * milliseconds, and a map of every rule key's window in a large city would
+ * stall the loop for that long each time it doubles or sheds its
+ * tombstones. So a full table is only replaced: the new one takes the
  * inserts, lookups try the new one and then the old one, and every insert
  * moves the next MIGRATE_STEP slots of the old table across. The old one is
  * empty before the new one can fill, so there are never more than two.

@@ -2,9 +2,9 @@
  * map.h — a string-keyed hash map (open addressing, linear probing).
  *
  * Used for every keyed lookup of the engine: incidents by rule and key,
- * the duplicate filter, the rule index by type, named lists. Keys are byte
- * strings copied into the map; values are pointers the caller owns.
- * Single-threaded.
+ * windows, the rule index by type, named lists (the duplicate filter has its
+ * own, dedup.h). Keys are byte strings copied into the map; values are
+ * pointers the caller owns. Single-threaded.
  */
 #ifndef IOC_MAP_H
 #define IOC_MAP_H
