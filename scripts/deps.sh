@@ -14,10 +14,8 @@ set -eu
 # libyajl-dev and libjsmn-dev are for bench_decode only: the candidates the ingest decoder was
 # measured against (README, "The ingest decoder"); the engine links neither.
 PACKAGES="build-essential cmake pkg-config libuv1-dev libzmq3-dev libsqlite3-dev libcjson-dev \
-libyaml-dev libre2-dev libncurses-dev sqlite3 tzdata libyajl-dev libjsmn-dev"
+libyaml-dev libre2-dev libsodium-dev libncurses-dev sqlite3 tzdata libyajl-dev libjsmn-dev"
 FUZZ_PACKAGES="clang libclang-rt-14-dev"
-# libsodium-dev: the duplicate filter's keyed hash (engine/dedup.c).
-PACKAGES="$PACKAGES libsodium-dev"
 
 case "${1:-}" in
 "") ;;
