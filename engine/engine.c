@@ -2160,6 +2160,8 @@ void ioc_engine_stop(struct ioc_engine *e)
             e->inputs[i].plugin->stop(&e->inputs[i]);
         }
     }
+    /* The refusals held back go into the last batch. */
+    ioc__refusals_flush(e);
     overload_report(e);
     flush_batch(e, 1);
     if (e->flush_open) {
@@ -2237,6 +2239,7 @@ void ioc_engine_destroy(struct ioc_engine *e)
     destroy_instances(e->inputs, e->n_inputs);
     destroy_instances(e->outputs, e->n_outputs);
     ioc_zap_close(e->zap);
+    ioc_throttle_close(&e->refusals);
     if (e->zctx) {
         /* Waits (up to each socket's linger) for the last acks and changes. */
         while (zmq_ctx_term(e->zctx) != 0 && errno == EINTR) {
