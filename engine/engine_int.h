@@ -27,6 +27,7 @@
 struct ioc_control;
 struct ioc_geo_grid;
 struct ioc_refusal;
+struct ioc_zmon;
 
 struct incident {
     int64_t id;
@@ -139,6 +140,7 @@ struct ioc_engine {
     struct ioc_control *control; /* the control socket (live mode only) */
     void *zctx;                  /* the one ZeroMQ context of every socket (owned) */
     struct ioc_zap *zap;         /* the ZAP handler, with security keys only */
+    struct ioc_zmon *zmon;       /* handshake failures the ZAP handler never sees (keys only) */
     struct ioc_throttle refusals; /* audit rows of refused handshakes (keys only) */
     struct silence *silences;
     size_t n_silences;
@@ -241,8 +243,8 @@ int ioc__silenced(const struct ioc_engine *e, const struct incident *inc, int64_
 int ioc__restore_silence(const struct ioc_silence_row *v, void *arg);
 void ioc__silences_free(struct ioc_engine *e);
 int ioc__control(void *arg, const cJSON *req, cJSON *reply);
-/* The ZAP handler's callback: counts a refused handshake, and audits it at
- * most once a minute for refusals alike. */
+/* The callback of the ZAP handler and the socket monitors: counts a refused
+ * handshake, and audits it at most once a minute for refusals alike. */
 void ioc__connection_refused(void *arg, const struct ioc_refusal *r);
 /* Audits the refusals held back so far (at shutdown). */
 void ioc__refusals_flush(struct ioc_engine *e);

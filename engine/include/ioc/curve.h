@@ -99,8 +99,8 @@ const struct ioc_curve_peer *ioc_curve_verdict(const struct ioc_security_conf *s
 
 struct ioc_zap;
 
-/* A refused handshake, as the ZAP handler saw it. The strings are borrowed
- * for the length of the call. */
+/* A refused handshake, as the ZAP handler or a socket monitor (zmon.h) saw
+ * it. The strings are borrowed for the length of the call. */
 struct ioc_refusal {
     const char *domain;   /* "ingest", "publish", "control" */
     const char *peer;     /* the client's address, or NULL when unknown */
