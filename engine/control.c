@@ -725,3 +725,8 @@ const char *ioc_control_endpoint(const struct ioc_control *c)
 {
     return c ? c->endpoint : "";
 }
+
+void *ioc_control_socket(const struct ioc_control *c)
+{
+    return c ? c->sock : NULL;
+}

@@ -371,7 +371,7 @@ struct ioc_zap {
     void *sock;
     struct ioc_zsock zs;
     const struct ioc_security_conf *sec;
-    ioc_zap_refused_fn refused;
+    ioc_refused_fn refused;
     void *arg;
     unsigned long long n_accepted, n_refused;
 };
@@ -427,10 +427,15 @@ static void answer(struct ioc_zap *z, zmq_msg_t *f, int n)
         ioc_debug(TAG, "%s from %s: accepted %s", domain, address, peer->name);
     } else {
         z->n_refused++;
-        ioc_warn(TAG, "%s from %s refused: %s (key %s)", domain, address, reason,
-                 key[0] ? key : "none");
+        /* Logged at warn by the callback, at most once a minute alike. */
+        ioc_debug(TAG, "%s from %s refused: %s (key %s)", domain, address, reason,
+                  key[0] ? key : "none");
         if (z->refused) {
-            z->refused(z->arg, domain, address, key[0] ? key : mechanism, reason);
+            struct ioc_refusal r = {.domain = domain,
+                                    .peer = address,
+                                    .actor = key[0] ? key : mechanism,
+                                    .reason = reason};
+            z->refused(z->arg, &r);
         }
     }
     const char *status = peer ? "200" : "400", *text = peer ? "OK" : reason;
@@ -489,7 +494,7 @@ static bool zap_drain(void *arg)
 }
 
 int ioc_zap_start(uv_loop_t *loop, void *zctx, const struct ioc_security_conf *s,
-                  ioc_zap_refused_fn refused, void *arg, struct ioc_zap **out)
+                  ioc_refused_fn refused, void *arg, struct ioc_zap **out)
 {
     int linger = 0, rc;
     struct ioc_zap *z = calloc(1, sizeof *z);

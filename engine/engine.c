@@ -52,6 +52,7 @@
 #include "ioc/store.h"
 #include "ioc/timer.h"
 #include "ioc/yaml.h"
+#include "ioc/zmon.h"
 #include "engine_int.h"
 #include "rule_int.h"
 
@@ -2062,6 +2063,11 @@ int ioc_engine_start(struct ioc_engine *e)
         if (rc != 0) {
             return rc;
         }
+        /* And the handshakes refused before the handler is asked. */
+        rc = ioc_zmon_create(e->loop, e->zctx, ioc__connection_refused, e, &e->zmon);
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (live && e->cfg->control.bind && e->cfg->control.bind[0]) {
         char err[256] = "";
@@ -2070,6 +2076,10 @@ int ioc_engine_start(struct ioc_engine *e)
         if (rc != 0) {
             ioc_error("control", "cannot start the control socket on %s: %s",
                       e->cfg->control.bind, err);
+            return rc;
+        }
+        if (e->zmon &&
+            (rc = ioc_zmon_watch(e->zmon, ioc_control_socket(e->control), IOC_ZAP_CONTROL)) != 0) {
             return rc;
         }
     }
@@ -2118,6 +2128,10 @@ void ioc_engine_stop(struct ioc_engine *e)
             e->inputs[i].plugin->stop(&e->inputs[i]);
         }
     }
+    /* While the loop runs and every monitored socket is open; the refusals
+     * held back go into the last batch. */
+    ioc_zmon_stop(e->zmon);
+    ioc__refusals_flush(e);
     overload_report(e);
     flush_batch(e, 1);
     if (e->flush_open) {
@@ -2194,7 +2208,9 @@ void ioc_engine_destroy(struct ioc_engine *e)
     }
     destroy_instances(e->inputs, e->n_inputs);
     destroy_instances(e->outputs, e->n_outputs);
+    ioc_zmon_destroy(e->zmon);
     ioc_zap_close(e->zap);
+    ioc_throttle_close(&e->refusals);
     if (e->zctx) {
         /* Waits (up to each socket's linger) for the last acks and changes. */
         while (zmq_ctx_term(e->zctx) != 0 && errno == EINTR) {
@@ -2243,6 +2259,8 @@ void *ioc_engine_zmq_bind(struct ioc_instance *ins, int type, const char *bind, 
         ioc_error(ins->name, "%s", err);
     } else if (zmq_bind(sock, bind) != 0) {
         ioc_error(ins->name, "cannot bind %s: %s", bind, zmq_strerror(errno));
+    } else if (e->zmon && ioc_zmon_watch(e->zmon, sock, (enum ioc_zap_domain)domain) != 0) {
+        ioc_error(ins->name, "cannot watch %s for refused handshakes", bind);
     } else {
         return sock;
     }
@@ -2251,6 +2269,14 @@ void *ioc_engine_zmq_bind(struct ioc_instance *ins, int type, const char *bind, 
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_close(sock);
     return NULL;
+}
+
+void ioc_engine_zmq_close(struct ioc_instance *ins, void *sock)
+{
+    if (sock) {
+        ioc_zmon_unwatch(ins->engine->zmon, sock);
+        zmq_close(sock);
+    }
 }
 
 void ioc_engine_get_stats(const struct ioc_engine *e, struct ioc_engine_stats *out)

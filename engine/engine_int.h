@@ -20,12 +20,15 @@
 #include "ioc/plugin.h"
 #include "ioc/store.h"
 #include "ioc/policy.h"
+#include "ioc/throttle.h"
 #include "ioc/timer.h"
 #include "ioc/window.h"
 #include "rule_int.h"
 
 struct ioc_control;
 struct ioc_geo_grid;
+struct ioc_refusal;
+struct ioc_zmon;
 
 struct incident {
     int64_t id;
@@ -131,6 +134,8 @@ struct ioc_engine {
     struct ioc_control *control; /* the control socket (live mode only) */
     void *zctx;                  /* the one ZeroMQ context of every socket (owned) */
     struct ioc_zap *zap;         /* the ZAP handler, with security keys only */
+    struct ioc_zmon *zmon;       /* handshake failures the ZAP handler never sees (keys only) */
+    struct ioc_throttle refusals; /* audit rows of refused handshakes (keys only) */
     struct silence *silences;
     size_t n_silences;
     int64_t next_silence_id;
@@ -230,8 +235,10 @@ int ioc__silenced(const struct ioc_engine *e, const struct incident *inc, int64_
 int ioc__restore_silence(const struct ioc_silence_row *v, void *arg);
 void ioc__silences_free(struct ioc_engine *e);
 int ioc__control(void *arg, const cJSON *req, cJSON *reply);
-/* The ZAP handler's callback: counts and audits a refused handshake. */
-void ioc__connection_refused(void *arg, const char *domain, const char *address, const char *key,
-                             const char *reason);
+/* The callback of the ZAP handler and the socket monitors: counts a refused
+ * handshake, and audits it at most once a minute for refusals alike. */
+void ioc__connection_refused(void *arg, const struct ioc_refusal *r);
+/* Audits the refusals held back so far (at shutdown). */
+void ioc__refusals_flush(struct ioc_engine *e);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "engine_int.h"
 #include "ioc/cap.h"
+#include "ioc/curve.h"
 #include "ioc/error.h"
 #include "ioc/log.h"
 #include "ioc/store.h"
@@ -535,29 +536,85 @@ int ioc__control(void *arg, const cJSON *req, cJSON *reply)
     return rc;
 }
 
-void ioc__connection_refused(void *arg, const char *domain, const char *address, const char *key,
-                             const char *reason)
+/* Refused handshakes alike (actor, socket, reason) make one audit row a
+ * minute; the table remembers that many of them at once. */
+#define REFUSAL_AUDIT_EVERY_MS 60000
+#define REFUSAL_KEYS 64
+
+/* Writes one audit row for n refused handshakes alike, the newest at `at`. */
+static void audit_refused(struct ioc_engine *e, int64_t at, const char *actor, const char *target,
+                          const char *reason, uint64_t n)
 {
-    struct ioc_engine *e = arg;
-    char target[160];
-    e->stats.refused_connections++;
-    if (!e->batch || e->replaying) {
-        return;
+    char why[320];
+    if (n > 1) {
+        snprintf(why, sizeof why, "%s (%llu times since the previous row)", reason,
+                 (unsigned long long)n);
+        reason = why;
     }
     /* Audited like a refused command: who (the key), what, and why. */
-    snprintf(target, sizeof target, "%s socket from %s", domain, address);
     struct ioc_audit_row row = {
-        .at = ioc_time_now_ms(),
+        .at = at,
         .clock = clock_now(e),
-        .actor = key,
+        .actor = actor,
         .role = NULL,
         .op = "connect",
         .target = target,
         .ok = 0,
         .error = reason,
     };
+    ioc_warn(TAG, "refused %s on the %s: %s", actor, target, reason);
     if (ioc_batch_audit(e->batch, &row) != 0) {
         ioc_error(TAG, "cannot audit a refused connection: out of memory");
+    }
+}
+
+/* The throttle's key of a refusal is its row: actor, target and reason, each
+ * ended by a NUL. */
+static void audit_held(void *arg, const char *key, size_t len, uint64_t n, int64_t last)
+{
+    const char *actor = key, *target = actor + strlen(actor) + 1;
+    const char *reason = target + strlen(target) + 1;
+    (void)len;
+    audit_refused(arg, last, actor, target, reason, n);
+}
+
+void ioc__connection_refused(void *arg, const struct ioc_refusal *r)
+{
+    struct ioc_engine *e = arg;
+    char target[320], key[1024];
+    e->stats.refused_connections++;
+    if (!e->batch || e->replaying) {
+        return;
+    }
+    if (r->peer) {
+        snprintf(target, sizeof target, "%s socket from %s", r->domain, r->peer);
+    } else {
+        snprintf(target, sizeof target, "%s socket %s (peer address unknown)", r->domain,
+                 r->endpoint ? r->endpoint : "");
+    }
+    /* libzmq makes a refused client try again after most failures, every
+     * 100 ms or so for as long as it runs: the counter takes every refusal,
+     * the audit one row a minute for refusals alike, which says how many it
+     * stands for. */
+    if (!e->refusals.slots) {
+        /* Without the table (out of memory) every refusal is audited. */
+        ioc_throttle_init(&e->refusals, REFUSAL_KEYS, REFUSAL_AUDIT_EVERY_MS);
+    }
+    int len = snprintf(key, sizeof key, "%s%c%s%c%s", r->actor, '\0', target, '\0', r->reason);
+    int64_t now = ioc__wall_ms(e);
+    uint64_t n = len > 0 && (size_t)len < sizeof key
+                     ? ioc_throttle_admit(&e->refusals, key, (size_t)len + 1, now, audit_held, e)
+                     : 1;
+    if (n) {
+        audit_refused(e, now, r->actor, target, r->reason, n);
+    }
+    ioc_throttle_expire(&e->refusals, now, audit_held, e);
+}
+
+void ioc__refusals_flush(struct ioc_engine *e)
+{
+    if (e->batch && !e->replaying) {
+        ioc_throttle_expire(&e->refusals, INT64_MAX, audit_held, e);
     }
 }
 

@@ -117,7 +117,7 @@ static int in_zmq_start(struct ioc_instance *ins, uv_loop_t *loop)
 
 fail:
     if (ctx->sock) {
-        zmq_close(ctx->sock);
+        ioc_engine_zmq_close(ins, ctx->sock);
         ctx->sock = NULL;
     }
     ctx->stopped = 1;
@@ -139,7 +139,7 @@ static void in_zmq_stop(struct ioc_instance *ins)
     /* The fd belongs to the socket: stop watching it before closing. */
     ioc_zsock_stop(&ctx->zs);
     /* Linger 0: nothing is sent on a PULL socket. */
-    zmq_close(ctx->sock);
+    ioc_engine_zmq_close(ins, ctx->sock);
     ctx->sock = NULL;
     ioc_info(ins->name, "stopped after %llu messages", (unsigned long long)ctx->received);
 }
@@ -157,7 +157,7 @@ static void in_zmq_destroy(struct ioc_instance *ins)
         return;
     }
     if (ctx->sock) {
-        zmq_close(ctx->sock);
+        ioc_engine_zmq_close(ins, ctx->sock);
     }
     free(ctx);
     ins->ctx = NULL;

@@ -340,7 +340,7 @@ static int in_rel_start(struct ioc_instance *ins, uv_loop_t *loop)
 
 fail:
     if (ctx->sock) {
-        zmq_close(ctx->sock);
+        ioc_engine_zmq_close(ins, ctx->sock);
         ctx->sock = NULL;
     }
     ctx->stopped = 1;
@@ -390,7 +390,7 @@ static void in_rel_destroy(struct ioc_instance *ins)
     if (ctx->sock) {
         /* The engine's context termination waits up to LINGER_MS for the
          * last acks to leave. */
-        zmq_close(ctx->sock);
+        ioc_engine_zmq_close(ins, ctx->sock);
     }
     free(ctx);
     ins->ctx = NULL;

@@ -89,7 +89,7 @@ fail:
         /* Nothing was published: no reason to linger. */
         linger = 0;
         zmq_setsockopt(ctx->sock, ZMQ_LINGER, &linger, sizeof(linger));
-        zmq_close(ctx->sock);
+        ioc_engine_zmq_close(ins, ctx->sock);
         ctx->sock = NULL;
     }
     return IOC_EZMQ;
@@ -127,7 +127,7 @@ static void out_zmq_pub_stop(struct ioc_instance *ins)
     }
     /* Closing keeps the queued messages for up to the linger; the engine's
      * context termination after destroy is what waits for them. */
-    zmq_close(ctx->sock);
+    ioc_engine_zmq_close(ins, ctx->sock);
     ctx->sock = NULL;
     ioc_info(ins->name, "stopped after %llu changes (%llu dropped by failed sends)",
              (unsigned long long)ctx->sent, (unsigned long long)ctx->dropped);
@@ -140,7 +140,7 @@ static void out_zmq_pub_destroy(struct ioc_instance *ins)
         return;
     }
     if (ctx->sock) {
-        zmq_close(ctx->sock);
+        ioc_engine_zmq_close(ins, ctx->sock);
     }
     free(ctx);
     ins->ctx = NULL;

@@ -221,6 +221,145 @@ TEST(plain_clients_are_refused)
     keyed_close(&k);
 }
 
+/* refused_connections as the status command says it (a listed key asks). */
+static long long refused_connections(struct keyed *k)
+{
+    cJSON *st = control(k, "op1", "{\"op\":\"status\"}", WAIT_MS);
+    REQUIRE(reply_ok(st));
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(st, "refused_connections");
+    REQUIRE(cJSON_IsNumber(n));
+    long long v = (long long)n->valuedouble;
+    cJSON_Delete(st);
+    return v;
+}
+
+/* Connects one client after another (type, with the key pair of name or
+ * none) to port, each until the engine counts its refusal, until the count
+ * rose by want; returns how far it rose. A refused client may or may not
+ * try again by itself: a fresh one each time makes the repeats certain. */
+static long long refuse_repeatedly(struct keyed *k, int type, const char *name, int port,
+                                   long long want)
+{
+    long long start = refused_connections(k), n = start;
+    int64_t deadline = h_now_ms() + WAIT_MS;
+    while (n < start + want && h_now_ms() < deadline) {
+        void *s = keyed_socket(k, type, name, port);
+        long long was = n;
+        for (int64_t until = h_now_ms() + 3000; n == was && h_now_ms() < until;) {
+            usleep(50000);
+            n = refused_connections(k);
+        }
+        close_socket(s);
+    }
+    return n - start;
+}
+
+/* Audit rows of refused connections whose target starts with target_like,
+ * and the error with error_like (SQL LIKE patterns). */
+static long long refused_rows(struct keyed *k, const char *target_like, const char *error_like)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM audit WHERE op = 'connect' AND ok = 0 AND "
+             "target LIKE '%s' AND error LIKE '%s'",
+             target_like, error_like);
+    return h_sql_int(k->d.db, sql);
+}
+
+#define MISMATCH "client without CURVE (mechanism mismatch)%"
+#define INGEST_EP "ingest socket tcp://127.0.0.1:%"
+#define CONTROL_EP "control socket tcp://127.0.0.1:%"
+
+/* libzmq refuses a client without CURVE before the ZAP handler is asked; the
+ * socket monitors see it. Every refusal is counted; refusals alike (same
+ * key or none, same socket, same reason) make one audit row a minute, and
+ * the rows held back are written at shutdown with how many they stand for.
+ * The same holds for keys the ZAP handler refuses. */
+TEST(refused_clients_are_counted_each_time_and_audited_once_a_minute)
+{
+    struct keyed k;
+    keyed_prepare(&k);
+    REQUIRE(iocd_start(&k.d) == 0);
+    CHECK(refuse_repeatedly(&k, ZMQ_PUSH, NULL, k.d.ingest_port, 10) >= 10);
+    CHECK(refuse_repeatedly(&k, ZMQ_REQ, NULL, k.d.control_port, 10) >= 10);
+    CHECK(refuse_repeatedly(&k, ZMQ_PUSH, "intruder", k.d.ingest_port, 5) >= 5);
+
+    /* A plain client's refusal names its reason, with no key and the socket.
+     * (When the client notices the mismatch first and hangs up, the engine
+     * sees only a connection lost during the handshake: a reason of its
+     * own, so a few rows at most.) */
+    CHECK(h_wait_sql(k.d.db,
+                     "SELECT count(*) FROM audit WHERE op = 'connect' AND ok = 0 AND "
+                     "actor = '(no key)' AND error = 'client without CURVE (mechanism mismatch)' "
+                     "AND target LIKE 'ingest socket tcp://127.0.0.1:%'",
+                     1, WAIT_MS) == 1);
+    CHECK(h_wait_sql(k.d.db,
+                     "SELECT count(*) FROM audit WHERE op = 'connect' AND ok = 0 AND "
+                     "actor = '(no key)' AND error = 'client without CURVE (mechanism mismatch)' "
+                     "AND target LIKE 'control socket tcp://127.0.0.1:%'",
+                     1, WAIT_MS) == 1);
+    CHECK(refused_rows(&k, INGEST_EP, "%") <= 3);
+    CHECK(refused_rows(&k, CONTROL_EP, "%") <= 3);
+    char pub[IOC_CURVE_KEY_CHARS + 1], path[400], err[256], sql[256];
+    REQUIRE(ioc_curve_read_key(kpath(&k, "intruder.pub", path, sizeof path), pub, NULL, err,
+                               sizeof err) == 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM audit WHERE op = 'connect' AND actor = '%s'",
+             pub);
+    CHECK_EQ_INT(h_sql_int(k.d.db, sql), 1);
+
+    CHECK_EQ_INT(iocd_stop(&k.d, SIGTERM), 0);
+    /* What was held back is in the audit now, counted. */
+    CHECK(refused_rows(&k, INGEST_EP, MISMATCH " times since the previous row)") +
+              refused_rows(&k, CONTROL_EP, MISMATCH " times since the previous row)") >=
+          1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM audit WHERE actor = '%s' AND "
+             "error LIKE 'key not listed (%% times since the previous row)'",
+             pub);
+    CHECK_EQ_INT(h_sql_int(k.d.db, sql), 1);
+    CHECK(refused_rows(&k, INGEST_EP, MISMATCH) <= 2);
+    CHECK(refused_rows(&k, CONTROL_EP, MISMATCH) <= 2);
+    keyed_close(&k);
+}
+
+/* A CURVE client with the wrong server key fails before the ZAP handler
+ * too, and libzmq makes it try again every 100 ms or so, for as long as it
+ * runs: one row, however many tries. */
+TEST(a_client_with_the_wrong_server_key_is_counted_and_audited_once)
+{
+    struct keyed k;
+    char pub[41], sec[41], other_pub[41], other_sec[41], ep[64];
+    keyed_prepare(&k);
+    REQUIRE(iocd_start(&k.d) == 0);
+    long long before = refused_connections(&k);
+    REQUIRE(zmq_curve_keypair(pub, sec) == 0);
+    REQUIRE(zmq_curve_keypair(other_pub, other_sec) == 0);
+    void *s = zmq_socket(k.zctx, ZMQ_PUSH);
+    int linger = 0;
+    REQUIRE(s);
+    REQUIRE(zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) == 0);
+    REQUIRE(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, other_pub, 40) == 0);
+    REQUIRE(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40) == 0);
+    REQUIRE(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40) == 0);
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", k.d.ingest_port);
+    REQUIRE(zmq_connect(s, ep) == 0);
+    long long n = before;
+    for (int64_t deadline = h_now_ms() + WAIT_MS; n < before + 10 && h_now_ms() < deadline;) {
+        usleep(100000);
+        n = refused_connections(&k);
+    }
+    CHECK(n >= before + 10);
+    const char *rows = "SELECT count(*) FROM audit WHERE op = 'connect' AND ok = 0 AND "
+                       "actor = '(key unknown)' AND error LIKE 'CURVE handshake does not decrypt%' "
+                       "AND target LIKE 'ingest socket tcp://127.0.0.1:%'";
+    CHECK(h_wait_sql(k.d.db, rows, 1, WAIT_MS) == 1);
+    close_socket(s);
+    CHECK_EQ_INT(iocd_stop(&k.d, SIGTERM), 0);
+    /* The first row, and the one written at shutdown for the rest. */
+    CHECK_EQ_INT(h_sql_int(k.d.db, rows), 2);
+    keyed_close(&k);
+}
+
 TEST(operator_identity_and_role_come_from_the_key)
 {
     struct keyed k;

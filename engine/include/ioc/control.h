@@ -91,6 +91,10 @@ void ioc_control_stop(struct ioc_control *c);
 /* The counters so far. */
 void ioc_control_get_stats(const struct ioc_control *c, struct ioc_control_stats *out);
 
+/* The ROUTER socket (owned by c, closed by ioc_control_stop), for a caller
+ * that monitors it. */
+void *ioc_control_socket(const struct ioc_control *c);
+
 /* The endpoint actually bound (with the port a "*" bind chose); owned by c. */
 const char *ioc_control_endpoint(const struct ioc_control *c);
 

@@ -99,14 +99,23 @@ const struct ioc_curve_peer *ioc_curve_verdict(const struct ioc_security_conf *s
 
 struct ioc_zap;
 
+/* A refused handshake, as the ZAP handler or a socket monitor (zmon.h) saw
+ * it. The strings are borrowed for the length of the call. */
+struct ioc_refusal {
+    const char *domain;   /* "ingest", "publish", "control" */
+    const char *peer;     /* the client's address, or NULL when unknown */
+    const char *endpoint; /* the refusing socket's endpoint, or NULL when unknown */
+    const char *actor;    /* the client's key (Z85), or what stands for it: "(no key)" */
+    const char *reason;   /* why, in words */
+};
+
 /* Called on the loop thread for each refused handshake. */
-typedef void (*ioc_zap_refused_fn)(void *arg, const char *domain, const char *address,
-                                   const char *key, const char *reason);
+typedef void (*ioc_refused_fn)(void *arg, const struct ioc_refusal *r);
 
 /* Binds the handler in zctx (borrowed) and serves it on loop. s is borrowed
  * and must outlive the handler. 0 with *out, or an IOC_E* code (logged). */
 int ioc_zap_start(uv_loop_t *loop, void *zctx, const struct ioc_security_conf *s,
-                  ioc_zap_refused_fn refused, void *arg, struct ioc_zap **out);
+                  ioc_refused_fn refused, void *arg, struct ioc_zap **out);
 /* Stops serving (closes the loop handles) but keeps the socket bound, so a
  * handshake from now on waits and is never accepted. Accepts NULL. */
 void ioc_zap_stop(struct ioc_zap *z);

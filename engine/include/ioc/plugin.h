@@ -111,11 +111,16 @@ int ioc_engine_when_durable(struct ioc_engine *e, void (*cb)(void *arg, int stat
  * hwm_opt (ZMQ_RCVHWM or ZMQ_SNDHWM) set to hwm and ZMQ_LINGER to linger,
  * and, with security keys configured, as a CURVE server in ZAP domain
  * (IOC_ZAP_INGEST for inputs, IOC_ZAP_PUBLISH for outputs, see curve.h);
- * without keys the config already refused a bind beyond loopback. Returns
- * the socket, which the plugin closes before its destroy returns (the
- * engine terminates the context after every destroy), or NULL with the
- * reason logged under the instance's name. */
+ * without keys the config already refused a bind beyond loopback; with them
+ * the socket is also monitored for refused handshakes (zmon.h). Call it from
+ * start. Returns the socket, which the plugin closes with
+ * ioc_engine_zmq_close before its destroy returns (the engine terminates the
+ * context after every destroy), or NULL with the reason logged under the
+ * instance's name. */
 void *ioc_engine_zmq_bind(struct ioc_instance *ins, int type, const char *bind, int domain,
                           int hwm_opt, int hwm, int linger);
+
+/* Closes a socket of ioc_engine_zmq_bind, its monitor first. Accepts NULL. */
+void ioc_engine_zmq_close(struct ioc_instance *ins, void *sock);
 
 #endif
