@@ -446,9 +446,10 @@ compare rows of one run, not runs of different days, and read the spread (min, m
 ### Where a target is not met: why, and what it would take
 
 **p99 at 100,000 events/s.** The worst latency of each second of each run is in
-\`$OUT/bench_latency.log\`. Most seconds' worst is around 10 ms; the p99 comes from a few
-seconds with stalls of tens of milliseconds, and from the cores being shared. What was found
-by instrumenting the loop and the writer (loop turns over 4 ms, commits over 2 ms):
+\`$OUT/bench_latency.log\`. Each second's worst is about 7 to 16 ms, and one second in ten
+reaches 20 to 30 ms; the p99 is that steady level, not rare stalls: several times a second
+the loop or the writer falls a few milliseconds behind, and what queued meanwhile waits. What
+was found by instrumenting the loop and the writer (loop turns over 4 ms, commits over 2 ms):
 
 - No longer the duplicate filter, which grows all through a 10-s run (it holds every id of
   the last \`engine.dedup_window\`, 10 minutes by default). It used to stall the loop by tens
