@@ -595,7 +595,9 @@ static const char *describe(const struct bench *b, const struct bench_cfg *c, ch
         snprintf(buf, len, "shipped + %ld rules that cannot match (other types/sources)", extra);
         break;
     case K_SAMETYPE:
-        snprintf(buf, len, "shipped + %ld rules on sensor/water_level, candidates for every such event, never true",
+        snprintf(buf, len,
+                 "shipped + %ld rules on sensor/water_level, candidates for every such event, "
+                 "never true",
                  extra);
         break;
     case K_PARSE:
