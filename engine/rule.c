@@ -1487,21 +1487,28 @@ static bool same_field(const struct ioc_fieldref *a, const struct ioc_fieldref *
     return a->f == b->f && (a->f != IOC_F_ATTR || strcmp(a->path, b->path) == 0);
 }
 
-static int bytes_order(const char *a, size_t alen, const char *b, size_t blen)
+/* How entry x's literal stands to a value (num, or str/len for STR_EQ) in
+ * the order a group is kept in: ascending, or descending for BELOW, so the
+ * entries a value passes are a prefix (ABOVE, BELOW) or a run of equal
+ * literals (the EQ kinds). */
+static int literal_order(const struct guard_entry *x, double num, const char *str, size_t len,
+                         enum guard_kind k)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c != 0 ? c : (alen > blen) - (alen < blen);
+    int c;
+    if (k == GUARD_STR_EQ) {
+        c = memcmp(x->str, str, x->len < len ? x->len : len);
+        c = c != 0 ? c : (x->len > len) - (x->len < len);
+    } else {
+        c = (x->num > num) - (x->num < num);
+    }
+    return k == GUARD_BELOW ? -c : c;
 }
 
-/* The order a group's entries are kept in: by literal, so the entries a
- * value passes are a prefix (ABOVE: ascending; BELOW: descending) or a run
- * (the EQ kinds); then by position, so equal literals keep rule order. */
+/* By literal, then by position, so equal literals keep rule order. */
 static int entry_order(const struct guard_entry *x, const struct guard_entry *y,
                        enum guard_kind k)
 {
-    int c = k == GUARD_STR_EQ ? bytes_order(x->str, x->len, y->str, y->len)
-                              : (x->num > y->num) - (x->num < y->num);
-    c = k == GUARD_BELOW ? -c : c;
+    int c = literal_order(x, y->num, y->str, y->len, k);
     return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
@@ -1534,71 +1541,85 @@ static void free_guards(struct ioc_rule_list *l)
 /* Gathers the rules of list l whose first test is a guard into groups by
  * field and kind; groups under GUARD_MIN go back to being visited plainly.
  * Rules with a resolve `when` are always visited: they watch events their
- * own `when` refuses. */
+ * own `when` refuses. Two passes: which group each rule joins, then each
+ * kept group's entries, allocated at their exact count. */
 static int build_guards(const struct ioc_ruleset *rs, struct ioc_rule_list *l)
 {
-    struct guard_group *gs = calloc(l->n ? l->n : 1, sizeof *gs);
-    int8_t *grouped = calloc(l->n ? l->n : 1, 1);
-    size_t ng = 0;
-    if (!gs || !grouped) {
-        free(gs);
-        free(grouped);
-        return IOC_ENOMEM;
+    size_t n = l->n ? l->n : 1, ng = 0, kept = 0;
+    struct guard_group *gs = calloc(n, sizeof *gs);
+    struct ioc_expr_guard *g = malloc(n * sizeof *g);
+    uint32_t *grp = malloc(n * sizeof *grp); /* group of each position, or UINT32_MAX */
+    uint32_t *to = malloc(n * sizeof *to);   /* a group's place among the kept ones */
+    int rc = IOC_ENOMEM;
+    if (!gs || !g || !grp || !to) {
+        goto out;
     }
-    l->groups = gs;
     for (size_t pos = 0; pos < l->n; pos++) {
         const struct ioc_rule *r = &rs->rules[l->idx[pos]];
-        struct ioc_expr_guard g;
-        if (!r->when || r->resolve_when || !ioc_expr_guard(r->when, &g)) {
+        grp[pos] = UINT32_MAX;
+        if (!r->when || r->resolve_when || !ioc_expr_guard(r->when, &g[pos])) {
             continue;
         }
-        enum guard_kind k = guard_kind(&g);
+        enum guard_kind k = guard_kind(&g[pos]);
         size_t i = 0;
-        while (i < ng && !(gs[i].kind == k && same_field(gs[i].field, g.field))) {
+        while (i < ng && !(gs[i].kind == k && same_field(gs[i].field, g[pos].field))) {
             i++;
         }
         if (i == ng) {
-            gs[ng++] = (struct guard_group){.field = g.field, .kind = k};
-            l->n_groups = ng;
-            if (!(gs[i].e = malloc(l->n * sizeof *gs[i].e))) {
-                free(grouped);
-                free_guards(l);
-                return IOC_ENOMEM;
-            }
+            gs[ng++] = (struct guard_group){.field = g[pos].field, .kind = k};
         }
-        gs[i].e[gs[i].n++] = (struct guard_entry){
-            .pos = (uint32_t)pos, .op = (uint8_t)g.op, .num = g.num, .str = g.str, .len = g.len};
+        gs[i].n++;
+        grp[pos] = (uint32_t)i;
     }
-    size_t kept = 0;
+    l->groups = gs;
+    gs = NULL;
     for (size_t i = 0; i < ng; i++) {
-        if (gs[i].n < GUARD_MIN) {
-            free(gs[i].e);
+        struct guard_group *G = &l->groups[i];
+        to[i] = UINT32_MAX;
+        if (G->n < GUARD_MIN) {
             continue;
         }
-        for (size_t j = 0; j < gs[i].n; j++) {
-            grouped[gs[i].e[j].pos] = 1;
+        size_t count = G->n;
+        to[i] = (uint32_t)kept;
+        l->groups[kept] = *G;
+        l->groups[kept].n = 0;
+        l->n_groups = kept + 1;
+        if (!(l->groups[kept++].e = malloc(count * sizeof *G->e))) {
+            goto out;
         }
-        sort_entries(&gs[i]);
-        gs[kept++] = gs[i];
     }
-    l->n_groups = kept;
     if (kept == 0) {
-        free(grouped);
-        free_guards(l);
-        return 0;
+        rc = 0;
+        goto out; /* no group: free_guards below leaves the plain list alone */
     }
     if (!(l->plain = malloc(l->n * sizeof *l->plain))) {
-        free(grouped);
-        free_guards(l);
-        return IOC_ENOMEM;
+        goto out;
     }
     for (size_t pos = 0; pos < l->n; pos++) {
-        if (!grouped[pos]) {
+        uint32_t t = grp[pos] == UINT32_MAX ? UINT32_MAX : to[grp[pos]];
+        if (t == UINT32_MAX) {
             l->plain[l->n_plain++] = (uint32_t)pos;
+            continue;
         }
+        struct guard_group *G = &l->groups[t];
+        G->e[G->n++] = (struct guard_entry){.pos = (uint32_t)pos, .op = (uint8_t)g[pos].op,
+                                            .num = g[pos].num, .str = g[pos].str,
+                                            .len = g[pos].len};
     }
-    free(grouped);
+    for (size_t i = 0; i < kept; i++) {
+        sort_entries(&l->groups[i]);
+    }
+    free(g);
+    free(grp);
+    free(to);
     return 0;
+out:
+    free_guards(l);
+    free(gs);
+    free(g);
+    free(grp);
+    free(to);
+    return rc;
 }
 
 static int guards_for_all(struct ioc_ruleset *rs)
@@ -1630,13 +1651,10 @@ static size_t guard_pass(const struct guard_group *g, struct ioc_value v, uint32
     if (g->kind == GUARD_STR_EQ ? v.t != IOC_V_STR : v.t != IOC_V_NUM) {
         return 0;
     }
-    struct guard_entry probe = {.pos = 0, .num = v.num, .str = v.str, .len = v.len};
-    /* lo: the first entry not ordered before the value (by literal). */
+    /* lo: the first entry whose literal is not ordered before the value. */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        struct guard_entry m = e[mid];
-        m.pos = 0;
-        if (entry_order(&m, &probe, g->kind) < 0) {
+        if (literal_order(&e[mid], v.num, v.str, v.len, g->kind) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -1649,12 +1667,8 @@ static size_t guard_pass(const struct guard_group *g, struct ioc_value v, uint32
         }
     }
     /* Equal literals pass for ==, >= and <=. */
-    for (size_t i = lo; i < g->n; i++) {
-        bool eq = g->kind == GUARD_STR_EQ ? bytes_order(e[i].str, e[i].len, v.str, v.len) == 0
-                                          : e[i].num == v.num;
-        if (!eq) {
-            break;
-        }
+    for (size_t i = lo; i < g->n && literal_order(&e[i], v.num, v.str, v.len, g->kind) == 0;
+         i++) {
         if (e[i].op != IOC_GUARD_GT && e[i].op != IOC_GUARD_LT) {
             buf[k++] = e[i].pos;
         }
