@@ -80,20 +80,6 @@ struct ioc_control {
     char body[IOC_CONTROL_MAX_BYTES + 1]; /* the request, NUL-terminated for cJSON */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Closes the socket, and the context when it is ours; safe to call again.
  * Linger is 0, so replies not yet on the wire are dropped at once. */
 static void close_socket(struct ioc_control *c)
@@ -624,12 +610,12 @@ int ioc_control_start_in(uv_loop_t *loop, void *zctx, const struct ioc_security_
         *out = NULL;
     }
     if (!loop || !bind || !handler || !out) {
-        set_err(err, errlen, "control socket: missing loop, address or handler");
+        ioc_set_err(err, errlen, "control socket: missing loop, address or handler");
         return IOC_EINVAL;
     }
     c = calloc(1, sizeof *c);
     if (!c) {
-        set_err(err, errlen, "control socket: out of memory");
+        ioc_set_err(err, errlen, "control socket: out of memory");
         return IOC_ENOMEM;
     }
     c->handler = handler;
@@ -642,30 +628,30 @@ int ioc_control_start_in(uv_loop_t *loop, void *zctx, const struct ioc_security_
     if (!c->zctx) {
         c->own_ctx = true;
         if (!(c->zctx = zmq_ctx_new())) {
-            set_err(err, errlen, "control socket: cannot create a ZeroMQ context: %s",
+            ioc_set_err(err, errlen, "control socket: cannot create a ZeroMQ context: %s",
                     zmq_strerror(errno));
             goto fail;
         }
     }
     c->sock = zmq_socket(c->zctx, ZMQ_ROUTER);
     if (!c->sock) {
-        set_err(err, errlen, "control socket: cannot create a ROUTER socket: %s",
+        ioc_set_err(err, errlen, "control socket: cannot create a ROUTER socket: %s",
                 zmq_strerror(errno));
         goto fail;
     }
     if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
-        set_err(err, errlen, "control socket: cannot set socket options: %s", zmq_strerror(errno));
+        ioc_set_err(err, errlen, "control socket: cannot set socket options: %s", zmq_strerror(errno));
         goto fail;
     }
     char why[256];
     if (ioc_curve_server(c->sock, sec, IOC_ZAP_CONTROL, why, sizeof why) != 0) {
-        set_err(err, errlen, "control socket: %s", why);
+        ioc_set_err(err, errlen, "control socket: %s", why);
         goto fail;
     }
     if (zmq_bind(c->sock, bind) != 0) {
-        set_err(err, errlen, "control socket: cannot bind %s: %s", bind, zmq_strerror(errno));
+        ioc_set_err(err, errlen, "control socket: cannot bind %s: %s", bind, zmq_strerror(errno));
         goto fail;
     }
     len = sizeof c->endpoint;
@@ -674,7 +660,7 @@ int ioc_control_start_in(uv_loop_t *loop, void *zctx, const struct ioc_security_
     }
     rc = ioc_zsock_start(&c->zs, loop, c->sock, drain, on_closed, c);
     if (rc != 0) {
-        set_err(err, errlen, "control socket: cannot watch the socket: %s", ioc_strerror(rc));
+        ioc_set_err(err, errlen, "control socket: cannot watch the socket: %s", ioc_strerror(rc));
         /* The handles are the loop's now: c is freed once they closed. */
         close_socket(c);
         c->stopped = true;

@@ -48,20 +48,6 @@
  * address, identity, mechanism, one credential. More are read and dropped. */
 #define ZAP_FRAMES 9
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 const char *ioc_zap_domain_name(enum ioc_zap_domain d)
 {
     switch (d) {
@@ -104,7 +90,7 @@ int ioc_curve_read_key(const char *path, char pub[IOC_CURVE_KEY_CHARS + 1],
     int lineno = 0, rc = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
-        set_err(err, errlen, "cannot read key file %s: %s", path, strerror(errno));
+        ioc_set_err(err, errlen, "cannot read key file %s: %s", path, strerror(errno));
         return errno == ENOENT ? IOC_ENOENT : IOC_EIO;
     }
     while (rc == 0 && fgets(line, sizeof line, f)) {
@@ -117,7 +103,7 @@ int ioc_curve_read_key(const char *path, char pub[IOC_CURVE_KEY_CHARS + 1],
         }
         eq = strchr(s, '=');
         if (!eq) {
-            set_err(err, errlen, "%s:%d: expected 'public-key = ...' or 'secret-key = ...'", path,
+            ioc_set_err(err, errlen, "%s:%d: expected 'public-key = ...' or 'secret-key = ...'", path,
                     lineno);
             rc = IOC_ECONFIG;
             break;
@@ -133,11 +119,11 @@ int ioc_curve_read_key(const char *path, char pub[IOC_CURVE_KEY_CHARS + 1],
                      : strcmp(s, "secret-key") == 0 ? got_sec
                                                     : NULL;
         if (!slot) {
-            set_err(err, errlen, "%s:%d: unknown key '%s' (allowed: public-key, secret-key)", path,
+            ioc_set_err(err, errlen, "%s:%d: unknown key '%s' (allowed: public-key, secret-key)", path,
                     lineno, s);
             rc = IOC_ECONFIG;
         } else if (!valid_z85_key(v)) {
-            set_err(err, errlen, "%s:%d: %s is not a Z85 key of %d characters", path, lineno, s,
+            ioc_set_err(err, errlen, "%s:%d: %s is not a Z85 key of %d characters", path, lineno, s,
                     IOC_CURVE_KEY_CHARS);
             rc = IOC_ECONFIG;
         } else {
@@ -146,24 +132,24 @@ int ioc_curve_read_key(const char *path, char pub[IOC_CURVE_KEY_CHARS + 1],
     }
     fclose(f);
     if (rc == 0 && sec && !got_sec[0]) {
-        set_err(err, errlen, "%s: no secret-key (a secret key file is NAME.key, not NAME.pub)",
+        ioc_set_err(err, errlen, "%s: no secret-key (a secret key file is NAME.key, not NAME.pub)",
                 path);
         rc = IOC_ECONFIG;
     }
     if (rc == 0 && got_sec[0]) {
         char derived[IOC_CURVE_KEY_CHARS + 1];
         if (zmq_curve_public(derived, got_sec) != 0) {
-            set_err(err, errlen, "%s: cannot derive the public key: %s", path, zmq_strerror(errno));
+            ioc_set_err(err, errlen, "%s: cannot derive the public key: %s", path, zmq_strerror(errno));
             rc = IOC_EZMQ;
         } else if (got_pub[0] && strcmp(derived, got_pub) != 0) {
-            set_err(err, errlen, "%s: public-key does not belong to secret-key", path);
+            ioc_set_err(err, errlen, "%s: public-key does not belong to secret-key", path);
             rc = IOC_ECONFIG;
         } else {
             memcpy(got_pub, derived, sizeof got_pub);
         }
     }
     if (rc == 0 && !got_pub[0]) {
-        set_err(err, errlen, "%s: no public-key", path);
+        ioc_set_err(err, errlen, "%s: no public-key", path);
         rc = IOC_ECONFIG;
     }
     if (rc == 0) {
@@ -182,7 +168,7 @@ static int write_new(const char *path, const char *text, mode_t mode, char *err,
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
     if (fd < 0) {
-        set_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        ioc_set_err(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return errno == EEXIST ? IOC_EINVAL : IOC_EIO;
     }
     size_t len = strlen(text), off = 0;
@@ -192,7 +178,7 @@ static int write_new(const char *path, const char *text, mode_t mode, char *err,
             continue;
         }
         if (n <= 0) {
-            set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            ioc_set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
             close(fd);
             unlink(path);
             return IOC_EIO;
@@ -200,7 +186,7 @@ static int write_new(const char *path, const char *text, mode_t mode, char *err,
         off += (size_t)n;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        ioc_set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
         unlink(path);
         return IOC_EIO;
     }
@@ -214,16 +200,16 @@ int ioc_curve_keygen(const char *dir, const char *name, char *err, size_t errlen
     int rc;
 
     if (!name[0] || strchr(name, '/')) {
-        set_err(err, errlen, "a key name is a plain file name, not '%s'", name);
+        ioc_set_err(err, errlen, "a key name is a plain file name, not '%s'", name);
         return IOC_EINVAL;
     }
     if ((size_t)snprintf(key_path, sizeof key_path, "%s/%s.key", dir, name) >= sizeof key_path ||
         (size_t)snprintf(pub_path, sizeof pub_path, "%s/%s.pub", dir, name) >= sizeof pub_path) {
-        set_err(err, errlen, "path too long");
+        ioc_set_err(err, errlen, "path too long");
         return IOC_EINVAL;
     }
     if (zmq_curve_keypair(pub, sec) != 0) {
-        set_err(err, errlen, "cannot make a key pair: %s (is libzmq built with CURVE?)",
+        ioc_set_err(err, errlen, "cannot make a key pair: %s (is libzmq built with CURVE?)",
                 zmq_strerror(errno));
         return IOC_EZMQ;
     }
@@ -294,13 +280,13 @@ int ioc_curve_server(void *sock, const struct ioc_security_conf *s, enum ioc_zap
     if (zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, name, strlen(name)) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, s->secret_key, IOC_CURVE_KEY_CHARS) != 0) {
-        set_err(err, errlen, "cannot make a CURVE server socket: %s", zmq_strerror(errno));
+        ioc_set_err(err, errlen, "cannot make a CURVE server socket: %s", zmq_strerror(errno));
         return IOC_EZMQ;
     }
     /* Without enforcement libzmq accepts any key when the handler is gone;
      * a library without the option is refused rather than run open. */
     if (zmq_setsockopt(sock, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) != 0) {
-        set_err(err, errlen,
+        ioc_set_err(err, errlen,
                 "this libzmq cannot enforce ZAP (ZMQ_ZAP_ENFORCE_DOMAIN: %s); refusing to run "
                 "CURVE that could fail open",
                 zmq_strerror(errno));
@@ -321,7 +307,7 @@ int ioc_curve_client(void *sock, const char *key_file, const char *server_key_fi
     if (rc == 0 && (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server, IOC_CURVE_KEY_CHARS) != 0 ||
                     zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, IOC_CURVE_KEY_CHARS) != 0 ||
                     zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, IOC_CURVE_KEY_CHARS) != 0)) {
-        set_err(err, errlen, "cannot make a CURVE client socket: %s", zmq_strerror(errno));
+        ioc_set_err(err, errlen, "cannot make a CURVE client socket: %s", zmq_strerror(errno));
         rc = IOC_EZMQ;
     }
     memset(sec, 0, sizeof sec);

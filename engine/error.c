@@ -1,6 +1,10 @@
 /*
- * error.c — messages for the IOC_E* codes, generated from IOC_ERRNO_MAP.
+ * error.c — messages for the IOC_E* codes, generated from IOC_ERRNO_MAP, and
+ * the one helper that writes a reason into a caller's buffer.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "ioc/error.h"
 
 const char *ioc_strerror(int code)
@@ -29,4 +33,15 @@ const char *ioc_errname(int code)
 #undef IOC_ERRNO_NAME_
     }
     return "EUNKNOWN";
+}
+
+void ioc_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

@@ -84,20 +84,6 @@
 #define CHUNK_MIN ((size_t)4096)
 #define CHUNK_MAX ((size_t)1 << 20)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- Arena ------------------------------------------------------------- */
 
 struct chunk {
@@ -750,7 +736,7 @@ static int make_parent_dirs(const char *path, char *err, size_t errlen)
         struct stat sb;
         if (mkdir(dir, 0777) != 0 && errno != EEXIST &&
             !(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-            set_err(err, errlen, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
+            ioc_set_err(err, errlen, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
             rc = IOC_EIO;
             goto done;
         }
@@ -797,7 +783,7 @@ static int migrate(struct ioc_store *s, char *err, size_t errlen)
         goto fail;
     }
     if (version > STORE_SCHEMA_VERSION) {
-        set_err(err, errlen, "%s: database schema version %d is newer than this engine's (%d)",
+        ioc_set_err(err, errlen, "%s: database schema version %d is newer than this engine's (%d)",
                 s->path, version, STORE_SCHEMA_VERSION);
         return IOC_EDB;
     }
@@ -810,13 +796,13 @@ static int migrate(struct ioc_store *s, char *err, size_t errlen)
     if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, setv, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+        ioc_set_err(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return IOC_EDB;
     }
     return 0;
 fail:
-    set_err(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+    ioc_set_err(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
     return IOC_EDB;
 }
 
@@ -855,7 +841,7 @@ static int db_open(struct ioc_store *s, const char *sync, char *err, size_t errl
     }
     return 0;
 fail:
-    set_err(err, errlen, "%s: %s", s->path,
+    ioc_set_err(err, errlen, "%s: %s", s->path,
             s->db ? sqlite3_errmsg(s->db) : "cannot allocate a connection");
     return IOC_EDB;
 }
@@ -1248,23 +1234,23 @@ int ioc_store_open(const struct ioc_store_opts *o, uv_loop_t *loop, struct ioc_s
         *out = NULL;
     }
     if (!o || !o->path || !*o->path || !loop || !out) {
-        set_err(err, errlen, "store: missing path, loop or result");
+        ioc_set_err(err, errlen, "store: missing path, loop or result");
         return IOC_EINVAL;
     }
     const char *sync = sync_mode(o->synchronous);
     if (!sync) {
-        set_err(err, errlen, "store: synchronous must be NORMAL or FULL, not %s", o->synchronous);
+        ioc_set_err(err, errlen, "store: synchronous must be NORMAL or FULL, not %s", o->synchronous);
         return IOC_EINVAL;
     }
     if (o->queue_max < 1) {
-        set_err(err, errlen, "store: queue_max must be at least 1");
+        ioc_set_err(err, errlen, "store: queue_max must be at least 1");
         return IOC_EINVAL;
     }
 
     int rc;
     struct ioc_store *s = calloc(1, sizeof(*s));
     if (!s) {
-        set_err(err, errlen, "store: out of memory");
+        ioc_set_err(err, errlen, "store: out of memory");
         return IOC_ENOMEM;
     }
     s->loop = loop;
@@ -1310,7 +1296,7 @@ int ioc_store_open(const struct ioc_store_opts *o, uv_loop_t *loop, struct ioc_s
     }
     if (uv_thread_create(&s->thread, writer_main, s) != 0) {
         /* The handle is live now: the store is freed when it has closed. */
-        set_err(err, errlen, "%s: cannot start the writer thread", s->path);
+        ioc_set_err(err, errlen, "%s: cannot start the writer thread", s->path);
         checkpointer_stop(s);
         db_close(s);
         uv_close((uv_handle_t *)&s->async, on_async_closed);
@@ -1320,9 +1306,9 @@ int ioc_store_open(const struct ioc_store_opts *o, uv_loop_t *loop, struct ioc_s
     return 0;
 fail:
     if (rc == IOC_EUV) {
-        set_err(err, errlen, "%s: cannot initialise the writer's synchronisation", s->path);
+        ioc_set_err(err, errlen, "%s: cannot initialise the writer's synchronisation", s->path);
     } else if (rc == IOC_ENOMEM) {
-        set_err(err, errlen, "store: out of memory");
+        ioc_set_err(err, errlen, "store: out of memory");
     }
     store_free(s);
     return rc;
@@ -1404,16 +1390,16 @@ static int open_ro(const char *path, sqlite3 **db, char *err, size_t errlen)
 {
     *db = NULL;
     if (!path) {
-        set_err(err, errlen, "store: no database path");
+        ioc_set_err(err, errlen, "store: no database path");
         return IOC_EINVAL;
     }
     struct stat sb;
     if (stat(path, &sb) != 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        ioc_set_err(err, errlen, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? IOC_ENOENT : IOC_EIO;
     }
     if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", path,
+        ioc_set_err(err, errlen, "%s: %s", path,
                 *db ? sqlite3_errmsg(*db) : "cannot allocate a connection");
         sqlite3_close(*db);
         *db = NULL;
@@ -1425,7 +1411,7 @@ static int open_ro(const char *path, sqlite3 **db, char *err, size_t errlen)
 
 static int db_fail(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
-    set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+    ioc_set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
     return IOC_EDB;
 }
 
@@ -1487,7 +1473,7 @@ int ioc_db_incidents(const char *path, const struct ioc_incident_filter *f,
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     if (!cb) {
-        set_err(err, errlen, "store: no callback");
+        ioc_set_err(err, errlen, "store: no callback");
         return IOC_EINVAL;
     }
     if (!f) {
@@ -1616,7 +1602,7 @@ int ioc_db_log(const char *path, int (*cb)(const struct ioc_log_view *v, void *a
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     if (!cb) {
-        set_err(err, errlen, "store: no callback");
+        ioc_set_err(err, errlen, "store: no callback");
         return IOC_EINVAL;
     }
     int rc = open_ro(path, &db, err, errlen);
@@ -1717,13 +1703,13 @@ int ioc_db_create(const char *path, char *err, size_t errlen)
     struct ioc_store s = {0};
     int rc = IOC_EDB;
     if (!path || !(s.path = strdup(path))) {
-        set_err(err, errlen, "store: %s", path ? "out of memory" : "no database path");
+        ioc_set_err(err, errlen, "store: %s", path ? "out of memory" : "no database path");
         return path ? IOC_ENOMEM : IOC_EINVAL;
     }
     if (sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
             SQLITE_OK ||
         sqlite3_exec(s.db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", path,
+        ioc_set_err(err, errlen, "%s: %s", path,
                 s.db ? sqlite3_errmsg(s.db) : "cannot allocate a connection");
         goto done;
     }
@@ -1757,7 +1743,7 @@ int ioc_db_report(const char *path, int64_t from, int64_t to,
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     if (!cb) {
-        set_err(err, errlen, "store: no callback");
+        ioc_set_err(err, errlen, "store: no callback");
         return IOC_EINVAL;
     }
     int rc = open_ro(path, &db, err, errlen);

@@ -9,6 +9,8 @@
 #ifndef IOC_ERROR_H
 #define IOC_ERROR_H
 
+#include <stddef.h>
+
 #define IOC_ERRNO_MAP(X)                                                                           \
     X(NOMEM, "out of memory")                                                                      \
     X(INVAL, "invalid argument")                                                                   \
@@ -45,5 +47,11 @@ enum ioc_errno {
 const char *ioc_strerror(int code);
 /* The short name of an IOC_E* code ("EJSON"); never NULL. */
 const char *ioc_errname(int code);
+
+/* Writes a one-line reason into a caller's buffer (err, errlen), the way
+ * functions that return an IOC_E* code explain it; does nothing when err is
+ * NULL or errlen 0. */
+void ioc_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
